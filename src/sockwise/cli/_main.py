@@ -1,0 +1,27 @@
+"""The root ``sockwise`` click group; each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import click
+
+import sockwise
+
+__all__ = ["cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(sockwise.__version__, prog_name="sockwise")
+def cli() -> None:
+    """Know, act on and prove socket failures of HTTP through proxies."""
+
+
+def _register() -> None:
+    # Subcommands import their apps lazily inside their bodies, so `sockwise --help` stays fast.
+    from sockwise.cli._demo import demo
+    from sockwise.cli._lab import lab
+
+    cli.add_command(demo)
+    cli.add_command(lab)
+
+
+_register()

@@ -1,0 +1,20 @@
+"""The fault lab: every socket failure a proxy user meets, on loopback, on purpose.
+
+Start it in one line, point any client at it, and watch the client fail exactly as it does in
+the field::
+
+    from sockwise.lab import Lab
+
+    with Lab() as lab:
+        lab.url("reset-after-request")        # http://127.0.0.1:PORT/fault/reset-after-request
+        lab.url("tls-stall")                  # a port whose TLS handshake never completes
+        proxy = lab.add_proxy("connect-502")  # a forward proxy refusing every CONNECT
+
+``sockwise lab list`` prints the catalogue; the pytest plugin gives the same as fixtures.
+"""
+
+from sockwise.lab._lab import Lab
+from sockwise.lab._scenarios import SCENARIOS, Scenario, get_scenario, scenario_names
+from sockwise.lab._serve import Record
+
+__all__ = ["SCENARIOS", "Lab", "Record", "Scenario", "get_scenario", "scenario_names"]
