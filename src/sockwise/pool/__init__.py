@@ -1,0 +1,63 @@
+"""The proxy pool: proxy lists, a pure health model, selection strategies and health stores.
+
+Layer ``pool``: imports the model only. The health model (:mod:`._health`) is pure: time and
+randomness are arguments. Stores: ``memory://``, ``sqlite:///path``, ``redis://host:port/db``
+(redis-py is imported only when a Redis store is opened).
+"""
+
+from sockwise.pool._health import (
+    BanPolicy,
+    HealthPolicy,
+    HealthState,
+    ProxyHealth,
+    Verdict,
+    ejection_allowed,
+    ejection_time,
+    judge,
+    record,
+)
+from sockwise.pool._memory import MemoryStore
+from sockwise.pool._parse import ParseResult, parse_proxies, parse_proxy
+from sockwise.pool._pool import ProxyPool, ProxyStatus
+from sockwise.pool._redis import RedisStore
+from sockwise.pool._select import (
+    Candidate,
+    LeastLoaded,
+    RandomChoice,
+    RoundRobin,
+    StickySessions,
+    Strategy,
+    strategy_from_name,
+)
+from sockwise.pool._sqlite import SQLiteStore
+from sockwise.pool._store import Ban, HealthStore, store_from_url
+
+__all__ = [
+    "Ban",
+    "BanPolicy",
+    "Candidate",
+    "HealthPolicy",
+    "HealthState",
+    "HealthStore",
+    "LeastLoaded",
+    "MemoryStore",
+    "ParseResult",
+    "ProxyHealth",
+    "ProxyPool",
+    "ProxyStatus",
+    "RandomChoice",
+    "RedisStore",
+    "RoundRobin",
+    "SQLiteStore",
+    "StickySessions",
+    "Strategy",
+    "Verdict",
+    "ejection_allowed",
+    "ejection_time",
+    "judge",
+    "parse_proxies",
+    "parse_proxy",
+    "record",
+    "store_from_url",
+    "strategy_from_name",
+]

@@ -1,0 +1,219 @@
+"""Which proxy the next request gets: strategies and sticky sessions.
+
+A strategy picks among candidates the pool has already filtered (not ejected, not banned for
+the site, not tried in this request). Randomness comes in as a ``random.Random``; the only
+state is a round-robin cursor and the sticky table, both behind the pool's lock.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
+
+from sockwise._exceptions import ConfigError
+from sockwise._model import Proxy
+
+__all__ = [
+    "Candidate",
+    "LeastLoaded",
+    "RandomChoice",
+    "RoundRobin",
+    "StickySessions",
+    "Strategy",
+    "strategy_from_name",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One proxy a strategy may pick.
+
+    Attributes:
+        index: its position in the pool's list (round-robin order).
+        key: its ``Proxy.key``.
+        in_flight: requests this process has through it now.
+        latency: its latency EWMA in seconds, or None when unknown.
+    """
+
+    index: int
+    key: str
+    in_flight: int = 0
+    latency: float | None = None
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Picks one of the candidates (never an empty sequence)."""
+
+    name: str
+
+    def choose(self, candidates: Sequence[Candidate], rng: random.Random) -> Candidate:
+        """Return one of ``candidates``."""
+        ...
+
+
+class RoundRobin:
+    """Each proxy in turn, in list order, skipping those not offered this time."""
+
+    name = "round_robin"
+
+    def __init__(self) -> None:
+        self._cursor = -1
+
+    def choose(self, candidates: Sequence[Candidate], rng: random.Random) -> Candidate:
+        """The first candidate after the last one picked, wrapping around."""
+        after = [c for c in candidates if c.index > self._cursor]
+        pick = min(after or candidates, key=lambda c: c.index)
+        self._cursor = pick.index
+        return pick
+
+
+class RandomChoice:
+    """A uniformly random candidate."""
+
+    name = "random"
+
+    def choose(self, candidates: Sequence[Candidate], rng: random.Random) -> Candidate:
+        """Any candidate, with equal chance."""
+        return candidates[rng.randrange(len(candidates))]
+
+
+class LeastLoaded:
+    """Power of two choices: sample two candidates, keep the one with the lower cost.
+
+    The cost is ``latency EWMA × (in-flight + 1)`` (Finagle's peak-EWMA idea): a fast proxy may
+    carry more requests than a slow one. A proxy without a latency yet is priced at the mean of
+    the known ones, so new proxies get traffic without being flooded.
+    """
+
+    name = "least_loaded"
+
+    def choose(self, candidates: Sequence[Candidate], rng: random.Random) -> Candidate:
+        """The cheaper of two random candidates (the only one when there is one)."""
+        if len(candidates) == 1:
+            return candidates[0]
+        known = [c.latency for c in candidates if c.latency is not None]
+        default = sum(known) / len(known) if known else 1.0
+        first, second = rng.sample(range(len(candidates)), 2)
+        a, b = candidates[first], candidates[second]
+
+        def cost(c: Candidate) -> tuple[float, int, int]:
+            latency = c.latency if c.latency is not None else default
+            return (max(latency, 1e-6) * (c.in_flight + 1), c.in_flight, c.index)
+
+        return a if cost(a) <= cost(b) else b
+
+
+_STRATEGIES: dict[str, type[RoundRobin] | type[RandomChoice] | type[LeastLoaded]] = {
+    RoundRobin.name: RoundRobin,
+    RandomChoice.name: RandomChoice,
+    LeastLoaded.name: LeastLoaded,
+}
+
+
+def strategy_from_name(name: str) -> Strategy:
+    """A new strategy by name.
+
+    Args:
+        name: ``round_robin``, ``random`` or ``least_loaded`` (``-`` works for ``_``).
+
+    Returns:
+        A fresh strategy object.
+
+    Raises:
+        ConfigError: the name is not one of them.
+    """
+    cls = _STRATEGIES.get(name.strip().lower().replace("-", "_"))
+    if cls is None:
+        raise ConfigError(f"unknown proxy selection strategy {name!r}; use one of {', '.join(sorted(_STRATEGIES))}")
+    return cls()
+
+
+class StickySessions:
+    """Sticky sessions: a session key keeps its proxy until that proxy fails or is banned.
+
+    With a ``template`` the pool works with a vendor's session gateway: the username of the
+    chosen proxy is rewritten, e.g. ``"{user}-session-{key}"`` turns user ``cust1`` and key
+    ``a7`` into ``cust1-session-a7``, so the vendor pins one exit IP to the session. After a
+    proxy failure or a ban the session id gets a suffix (``a7-1``, ``a7-2``, …) so the vendor
+    assigns a fresh exit.
+
+    Args:
+        template: a username template with ``{key}`` and optionally ``{user}``, or None.
+        max_keys: the most session keys remembered (least recently used are forgotten).
+
+    Raises:
+        ConfigError: a template without ``{key}`` or with other placeholders.
+    """
+
+    def __init__(self, template: str | None = None, *, max_keys: int = 10_000) -> None:
+        if template is not None:
+            _check_template(template)
+        if max_keys < 1:
+            raise ConfigError("StickySessions: max_keys must be 1 or more")
+        self.template = template
+        self.max_keys = max_keys
+        self._bound: OrderedDict[str, str] = OrderedDict()
+        self._generation: dict[str, int] = {}
+        # session proxy key -> (base proxy key, session key), to map reports back.
+        self._sessions: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    def bound(self, key: str) -> str | None:
+        """The proxy key a session is bound to, or None."""
+        proxy_key = self._bound.get(key)
+        if proxy_key is not None:
+            self._bound.move_to_end(key)
+        return proxy_key
+
+    def bind(self, key: str, proxy_key: str) -> None:
+        """Bind a session to a proxy."""
+        self._bound[key] = proxy_key
+        self._bound.move_to_end(key)
+        while len(self._bound) > self.max_keys:
+            old, _ = self._bound.popitem(last=False)
+            self._generation.pop(old, None)
+
+    def forget_proxy(self, proxy_key: str) -> list[str]:
+        """Unbind every session bound to a proxy (it failed); returns the sessions unbound."""
+        keys = [k for k, v in self._bound.items() if v == proxy_key]
+        for key in keys:
+            del self._bound[key]
+        return keys
+
+    def rotate(self, key: str) -> None:
+        """Give a session a new vendor session id and unbind it."""
+        self._generation[key] = self._generation.get(key, 0) + 1
+        self._bound.pop(key, None)
+
+    def session_proxy(self, base: Proxy, key: str) -> Proxy:
+        """The proxy a session uses: ``base`` itself, or with the templated username."""
+        if self.template is None:
+            return base
+        generation = self._generation.get(key, 0)
+        session = key if generation == 0 else f"{key}-{generation}"
+        proxy = replace(base, username=self.template.format(user=base.username or "", key=session))
+        self._sessions[proxy.key] = (base.key, key)
+        self._sessions.move_to_end(proxy.key)
+        while len(self._sessions) > self.max_keys:
+            self._sessions.popitem(last=False)
+        return proxy
+
+    def base_of(self, proxy_key: str) -> tuple[str, str] | None:
+        """For a session proxy: its base proxy key and session key; None for any other proxy."""
+        return self._sessions.get(proxy_key)
+
+
+def _check_template(template: str) -> None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ConfigError(f"session template {template!r} does not parse ({exc}); {_TEMPLATE_HINT}") from None
+    if "key" not in names or not names <= {"key", "user"}:
+        raise ConfigError(f"session template {template!r} must hold {{key}} and may hold {{user}}; {_TEMPLATE_HINT}")
+
+
+_TEMPLATE_HINT = "write e.g. '{user}-session-{key}'"
