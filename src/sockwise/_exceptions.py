@@ -6,6 +6,8 @@
     ├── ConfigError (also ValueError)            bad input from a user: names the input and the fix
     │   └── ProxyParseError                      a proxy line that does not parse (.line, .lineno)
     ├── StoreUnavailable (also ConnectionError)  a health/job store that cannot be reached (.url redacted)
+    ├── NetnsError (sockwise.lab)                 a private network namespace could not be made or used
+    │   └── NetnsUnavailable                     namespaces are not available here (.reason)
     └── RequestFailed                            retries ended (.failure, .attempts)
 
 Integrations raise their library's own exception types (so ``except httpx.HTTPError`` keeps

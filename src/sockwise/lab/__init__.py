@@ -14,7 +14,19 @@ the field::
 """
 
 from sockwise.lab._lab import Lab
+from sockwise.lab._netns import Netns, NetnsError, NetnsUnavailable, netns_available
 from sockwise.lab._scenarios import SCENARIOS, Scenario, get_scenario, scenario_names
 from sockwise.lab._serve import Record
 
-__all__ = ["SCENARIOS", "Lab", "Record", "Scenario", "get_scenario", "scenario_names"]
+__all__ = [
+    "SCENARIOS",
+    "Lab",
+    "Netns",
+    "NetnsError",
+    "NetnsUnavailable",
+    "Record",
+    "Scenario",
+    "get_scenario",
+    "netns_available",
+    "scenario_names",
+]

@@ -5,6 +5,9 @@ Fixtures:
     sockwise_lab_session: one lab shared by the whole session (cheaper; do not count its records).
     sockwise_proxy: a factory ``sockwise_proxy("connect-502", **options) -> LabProxy`` on ``sockwise_lab``.
     sockwise_farm: a factory ``sockwise_farm(size=20, mix="healthy=6,refuse=3,...", seed=1) -> Farm``.
+    sockwise_netns: a private network namespace (:class:`~sockwise.lab.Netns`) for the failures
+        loopback cannot make; skips with the reason where namespaces are unavailable (fails instead
+        when ``SOCKWISE_REQUIRE_NETNS=1``, as our CI sets when it runs as root).
 
 Example::
 
@@ -18,6 +21,7 @@ until a test asks for a fixture.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +30,10 @@ import pytest
 if TYPE_CHECKING:
     from sockwise.lab import Lab
     from sockwise.lab._farm import Farm
+    from sockwise.lab._netns import Netns
     from sockwise.lab._proxy import LabProxy
 
-__all__ = ["sockwise_farm", "sockwise_lab", "sockwise_lab_session", "sockwise_proxy"]
+__all__ = ["sockwise_farm", "sockwise_lab", "sockwise_lab_session", "sockwise_netns", "sockwise_proxy"]
 
 
 def _lab_failures(lab: Lab) -> None:
@@ -76,3 +81,19 @@ def sockwise_farm(sockwise_lab: Lab) -> Callable[..., Farm]:
         return start_farm(sockwise_lab, size, parse_mix(mix), seed)
 
     return make
+
+
+@pytest.fixture
+def sockwise_netns() -> Iterator[Netns]:
+    """A private network namespace for one test; skips with the reason where namespaces are unavailable."""
+    from sockwise.lab._netns import Netns, netns_available
+
+    ok, reason = netns_available()
+    if not ok:
+        if os.environ.get("SOCKWISE_REQUIRE_NETNS") == "1":
+            pytest.fail(f"SOCKWISE_REQUIRE_NETNS=1 but network namespaces are unavailable: {reason}", pytrace=False)
+        pytest.skip(reason)
+    with Netns(sysctls={"net.ipv4.tcp_retries2": 3}) as ns:
+        yield ns
+    if ns.errors:
+        pytest.fail(f"the sockwise namespace's servers failed: {ns.errors!r}", pytrace=False)
