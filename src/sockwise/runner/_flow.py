@@ -1,0 +1,354 @@
+"""The attempt loop, written once as a generator; the sync and async drivers only do its I/O.
+
+Like httpx's ``auth_flow``, the generator yields what it needs done and receives the result:
+
+* :class:`Perform` -> the driver calls the integration's ``send(context)`` and sends back the
+  response, or :class:`Raised` with the exception;
+* :class:`Release` -> the driver releases a response that will be retried (sends back None);
+* :class:`Sleep` -> the driver sleeps (sends back None).
+
+Everything else happens here, once: lease a route, classify, report to the route provider,
+decide, check the retry budget, record an :class:`~sockwise.Attempt`, call the hook, log.
+The generator returns a :class:`RunResult` or raises :class:`~sockwise.RequestFailed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar, cast
+
+from sockwise._exceptions import RequestFailed
+from sockwise._model import Attempt, Failure, Phase, Proxy
+from sockwise.retry import (
+    Decision,
+    Done,
+    GiveUp,
+    GiveUpReason,
+    Outcome,
+    Retry,
+    RetryPolicy,
+    RetryState,
+    SwitchRoute,
+    decide,
+    failure_message,
+    parse_retry_after,
+)
+from sockwise.runner._clock import Clock
+from sockwise.runner._routes import Route, RouteProvider, route_label
+
+__all__ = [
+    "AttemptContext",
+    "Classifier",
+    "Perform",
+    "Raised",
+    "Release",
+    "ResponseInfo",
+    "RunResult",
+    "Sleep",
+    "attempt_flow",
+    "inspect_response",
+]
+
+R = TypeVar("R")
+
+LOGGER = logging.getLogger("sockwise.retry")
+_DONE = Done()
+_NO_ROUTES: frozenset[Route] = frozenset()
+# A library must not print through logging's last-resort handler when the application set up none.
+LOGGER.addHandler(logging.NullHandler())
+
+
+class Classifier(Protocol):
+    """``sockwise.classify.classify``'s shape: an exception and a phase hint in, a Failure out."""
+
+    def __call__(self, exc: BaseException, /, *, phase: Phase | None = None, via_proxy: bool = False) -> Failure:
+        """Classify ``exc``, raised while the attempt was in ``phase`` (if known), through a proxy or not."""
+        ...
+
+
+@dataclass(slots=True)
+class AttemptContext:
+    """One attempt, as the integration's ``send`` sees it; the one mutable value of the runner.
+
+    The integration reads the route, the timeout and ``fresh_connection``, and notes how far
+    it got (``phase``) and whether it reused a pooled connection, so the classifier and the
+    policy can tell a request that never left from one that did.
+
+    Attributes:
+        number: 1 for the first attempt.
+        route: ``"direct"`` or the :class:`~sockwise.Proxy` to use.
+        timeout: seconds this attempt may take (the per-try timeout cut to the deadline), or
+            None for the client's own timeouts. The integration applies it.
+        fresh_connection: do not reuse a pooled keep-alive connection (after the stale race).
+        phase: set by the integration as the attempt progresses (a hint for the classifier).
+        reused_connection: set by the integration when the attempt used a pooled connection.
+    """
+
+    number: int
+    route: Route
+    timeout: float | None
+    fresh_connection: bool = False
+    phase: Phase | None = None
+    reused_connection: bool = False
+
+    @property
+    def proxy(self) -> Proxy | None:
+        """The proxy of this attempt, or None for a direct one."""
+        return self.route if isinstance(self.route, Proxy) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseInfo:
+    """What the runner needs of a response.
+
+    Attributes:
+        status: the HTTP status, or None when the response has none (counted as a success).
+        retry_after: the raw ``Retry-After`` header value, if any.
+    """
+
+    status: int | None
+    retry_after: str | None = None
+
+
+def inspect_response(response: object) -> ResponseInfo:
+    """Read the status and ``Retry-After`` of an httpx, requests or aiohttp response.
+
+    Duck-typed: ``status_code`` (httpx, requests) or ``status`` (aiohttp), and a case-insensitive
+    ``headers`` mapping. ``Retry-After`` is read only for statuses >= 400.
+
+    Args:
+        response: any response object.
+
+    Returns:
+        Its :class:`ResponseInfo`; ``status`` None when it has neither attribute.
+    """
+    status = getattr(response, "status_code", None)
+    if status is None:
+        status = getattr(response, "status", None)
+    if isinstance(status, bool) or not isinstance(status, int):
+        return ResponseInfo(None)
+    retry_after = None
+    if status >= 400:
+        headers = getattr(response, "headers", None)
+        if headers is not None:
+            value = headers.get("Retry-After")
+            retry_after = value if isinstance(value, str) else None
+    return ResponseInfo(status, retry_after)
+
+
+@dataclass(frozen=True, slots=True)
+class Perform:
+    """Make one attempt: call ``send(context)``."""
+
+    context: AttemptContext
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Sleep ``delay`` seconds before the next attempt."""
+
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class Release(Generic[R]):
+    """Release a response that is about to be retried (close it, return its connection)."""
+
+    response: R
+
+
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """The reply to :class:`Perform` when ``send`` raised."""
+
+    exception: Exception
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult(Generic[R]):
+    """A request that ended with a response.
+
+    Attributes:
+        response: the last response (the caller owns it now).
+        attempts: every attempt, in order.
+        reason: None when the policy was satisfied; otherwise why retrying stopped while the
+            response still counted as a failure (a 503 after the last attempt, say). Such a
+            response is returned, not raised: the caller's ``raise_for_status`` decides.
+    """
+
+    response: R
+    attempts: tuple[Attempt, ...]
+    reason: GiveUpReason | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the start of the request to the end of its last attempt."""
+        return self.attempts[-1].elapsed if self.attempts else 0.0
+
+
+def attempt_flow(
+    *,
+    policy: RetryPolicy,
+    method: str,
+    host: str,
+    routes: RouteProvider,
+    classify: Classifier,
+    inspect: Callable[[R], ResponseInfo],
+    clock: Clock,
+    rng: random.Random,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    logger: logging.Logger = LOGGER,
+) -> Generator[Perform | Sleep | Release[R], R | Raised | None, RunResult[R]]:
+    """The attempt loop of one request (see the module docstring for the protocol).
+
+    Args:
+        policy: the request's policy (overrides merged).
+        method: the HTTP method.
+        host: the request's host (route leases and the retry budget are per host).
+        routes: the route provider.
+        classify: exception + phase hint -> Failure.
+        inspect: response -> status and ``Retry-After``.
+        clock: monotonic time for deadlines, wall time for ``Retry-After`` dates.
+        rng: the jitter's randomness.
+        on_attempt: called with each Attempt as soon as its decision is made.
+        logger: where Attempt records are logged (``sockwise.retry``).
+
+    Returns:
+        The :class:`RunResult` (as the generator's return value).
+
+    Raises:
+        RequestFailed: retries ended on a failure without a response.
+    """
+    monotonic = clock.monotonic
+    start = monotonic()
+    state = RetryState(policy, method.upper(), start)
+    budget = policy.budget
+    if budget is not None:
+        budget.deposit(host, start)
+    exclude: frozenset[Route] = _NO_ROUTES
+    attempts: list[Attempt] = []
+    fresh = False
+    while True:
+        route = routes.lease(host, exclude)
+        began = monotonic()
+        ctx = AttemptContext(state.attempts, route, state.attempt_timeout(began), fresh)
+        try:
+            reply = yield Perform(ctx)
+        except GeneratorExit:
+            routes.release(route)
+            raise
+        now = monotonic()
+        response: R | None = None
+        got_response = False
+        retry_after = None
+        if isinstance(reply, Raised):
+            classified = classify(reply.exception, phase=ctx.phase, via_proxy=isinstance(route, Proxy))
+            failure: Failure | None = classified
+            status = classified.status
+        else:
+            response = cast("R", reply)
+            got_response = True
+            info = inspect(response)
+            status = info.status
+            failure = policy.failure_for_status(status, proxied=isinstance(route, Proxy))
+            if failure is not None and info.retry_after is not None:
+                retry_after = parse_retry_after(info.retry_after, clock.time())
+        routes.report(route, host, failure, now - began)
+
+        decision: Decision
+        if failure is None:
+            decision = _DONE
+        else:
+            outcome = Outcome(
+                failure=failure,
+                retry_after=retry_after,
+                reused_connection=ctx.reused_connection,
+                other_routes=routes.has_alternative(host, exclude | {route}),
+            )
+            decision = decide(state, outcome, now, rand=rng.random())
+            if isinstance(decision, (Retry, SwitchRoute)) and budget is not None and not budget.try_withdraw(host, now):
+                decision = GiveUp("budget", failure, f"retry budget for {host} exhausted")
+
+        attempt = Attempt(
+            number=state.attempts,
+            route=route_label(route),
+            failure=failure,
+            status=status,
+            action=decision.action,
+            delay=decision.delay,
+            elapsed=now - start,
+        )
+        attempts.append(attempt)
+        if on_attempt is not None:
+            on_attempt(attempt)
+        _log(logger, attempt, decision, state.method, host)
+
+        if isinstance(decision, Done):
+            return RunResult(cast("R", response), tuple(attempts))
+        if isinstance(decision, GiveUp):
+            if got_response:
+                return RunResult(cast("R", response), tuple(attempts), decision.reason)
+            message = failure_message(decision.failure, attempts, decision.detail)
+            raise RequestFailed(
+                message, failure=decision.failure, attempts=attempts, reason=decision.reason
+            ) from decision.failure.exception
+        if got_response:
+            yield Release(cast("R", response))
+        if decision.delay > 0:
+            yield Sleep(decision.delay)
+        if isinstance(decision, SwitchRoute):
+            exclude = exclude | {route}
+            fresh = False
+        else:
+            fresh = decision.fresh_connection
+        state = state.advance(decision)
+
+
+_LEVELS = {"done": logging.DEBUG, "retry": logging.INFO, "switch_route": logging.INFO, "give_up": logging.WARNING}
+
+
+def _log(logger: logging.Logger, attempt: Attempt, decision: Decision, method: str, host: str) -> None:
+    level = _LEVELS[attempt.action]
+    if not logger.isEnabledFor(level):
+        return
+    failure = attempt.failure
+    if failure is not None:
+        what = failure.summary()
+    elif attempt.status is not None:
+        what = f"HTTP {attempt.status}"
+    else:
+        what = "ok"
+    if isinstance(decision, GiveUp):
+        then = f"give up ({decision.reason}: {decision.detail})"
+    elif isinstance(decision, Done):
+        then = "done"
+    else:
+        then = f"{attempt.action} in {attempt.delay:.3f} s"
+    logger.log(
+        level,
+        "%s %s attempt %d via %s: %s; %s",
+        method,
+        host,
+        attempt.number,
+        attempt.route,
+        what,
+        then,
+        extra={
+            "sockwise_method": method,
+            "sockwise_host": host,
+            "sockwise_attempt": attempt.number,
+            "sockwise_route": attempt.route,
+            "sockwise_code": str(failure.code) if failure is not None else None,
+            "sockwise_phase": str(failure.phase) if failure is not None else None,
+            "sockwise_blame": str(failure.blame) if failure is not None else None,
+            "sockwise_request_sent": attempt.request_sent,
+            "sockwise_status": attempt.status,
+            "sockwise_action": attempt.action,
+            "sockwise_reason": decision.reason if isinstance(decision, GiveUp) else None,
+            "sockwise_delay": attempt.delay,
+            "sockwise_elapsed": attempt.elapsed,
+        },
+    )
