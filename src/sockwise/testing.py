@@ -275,7 +275,7 @@ class ScriptedOutcomes:
         script: the outcomes, one per attempt (see the module docstring).
         clock: the fake clock attempts take time on (a new one when None).
         duration: seconds each attempt takes unless its item says ``after=``.
-        fallback: classifies real exceptions in the script (default ``sockwise.classify.classify``).
+        fallback: classifies real exceptions in the script (default ``sockwise.classify``).
 
     Attributes:
         clock: the fake clock.
@@ -363,7 +363,7 @@ class ScriptedOutcomes:
         if fallback is None:
             import importlib
 
-            fallback = importlib.import_module("sockwise.classify").classify
+            fallback = importlib.import_module("sockwise._classify").classify
         return fallback(exc, phase=phase, via_proxy=via_proxy)
 
     def runner(

@@ -430,7 +430,7 @@ def test_via_proxy_reaches_the_classifier() -> None:
 
 def test_default_classifier_is_sockwise_classify() -> None:
     """Without a classify argument the runner uses sockwise.classify: a refused connect is retried, even a POST."""
-    pytest.importorskip("sockwise.classify")
+    pytest.importorskip("sockwise._classify")
 
     def send(ctx: AttemptContext) -> object:
         ctx.phase = Phase.CONNECT

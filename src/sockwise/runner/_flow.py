@@ -62,7 +62,7 @@ LOGGER.addHandler(logging.NullHandler())
 
 
 class Classifier(Protocol):
-    """``sockwise.classify.classify``'s shape: an exception and a phase hint in, a Failure out."""
+    """``sockwise.classify``'s shape: an exception and a phase hint in, a Failure out."""
 
     def __call__(self, exc: BaseException, /, *, phase: Phase | None = None, via_proxy: bool = False) -> Failure:
         """Classify ``exc``, raised while the attempt was in ``phase`` (if known), through a proxy or not."""

@@ -35,7 +35,7 @@ R = TypeVar("R")
 def _default_classifier() -> Classifier:
     # Imported on first use: the classifier loads its per-library tables lazily, and tests
     # of the runner pass their own.
-    module = importlib.import_module("sockwise.classify")
+    module = importlib.import_module("sockwise._classify")
     return cast(Classifier, module.classify)
 
 
@@ -61,7 +61,7 @@ class Runner:
     Attributes:
         policy: the default policy (per-request ``overrides`` merge over it).
         routes: the route provider (direct by default).
-        classify: exception + phase hint + via_proxy -> Failure (default ``sockwise.classify.classify``).
+        classify: exception + phase hint + via_proxy -> Failure (default ``sockwise.classify``).
         inspect: response -> status and ``Retry-After`` (duck-typed httpx/requests/aiohttp by default).
         release: closes a response that will be retried (sync driver; the async one too when
             ``arelease`` is None).
