@@ -339,7 +339,7 @@ class Lab:
 
         Args:
             profile: ``healthy``, ``refuse``, ``blackhole``, ``auth``, ``connect-502``, ``connect-403``,
-                ``reset-after-connect``, ``slow`` or ``ban:<status>``.
+                ``reset-after-connect``, ``slow``, ``upstream-dead`` or ``ban:<status>``.
             **options: profile options (credentials for ``auth``, ``latency`` for ``slow``, ``site`` for bans).
 
         Raises:
@@ -362,9 +362,11 @@ class Lab:
         name: str,
         handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Coroutine[Any, Any, None]],
         port: int = 0,
+        *,
+        ssl: ssl.SSLContext | None = None,
     ) -> int:
-        """Start a tracked listener on the lab's loop; returns its port (for proxies and extensions)."""
-        return await self._listen(name, handler, port)
+        """Start a tracked listener on the lab's loop (TLS with ``ssl``); returns its port (for proxies, extensions)."""
+        return await self._listen(name, handler, port, ssl=ssl)
 
     def reserve(self, name: str) -> int:
         """Bind a port without listening (connections to it are refused); returns the port."""

@@ -98,6 +98,11 @@ class Tracker:
             self._records.append(record)
             self._cond.notify_all()
 
+    def notify(self) -> None:
+        """Wake ``wait_for`` callers (for listeners that keep counters of their own)."""
+        with self._cond:
+            self._cond.notify_all()
+
     def next_conn_id(self) -> int:
         """A fresh connection id (for listeners that accept without ``wrap``)."""
         return next(self._ids)
@@ -137,7 +142,9 @@ class Tracker:
 def bind_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound (not listening) to host:port with SO_REUSEADDR."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and a
+    # response written in two parts would otherwise wait for the client's delayed ACK (~40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

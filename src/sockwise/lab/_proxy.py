@@ -1,0 +1,1374 @@
+"""The lab's forward proxies: HTTP (CONNECT and absolute-form) and SOCKS4/4a/5 on one port, with faults.
+
+One listener speaks every protocol a proxy user meets; the first byte of a connection picks it
+(``0x05`` SOCKS5, ``0x04`` SOCKS4/4a, a printable byte HTTP). A *profile* says how it misbehaves:
+
+==========================  =========================================================================
+``healthy``                 tunnels (CONNECT, SOCKS) and forwards absolute-form requests, keep-alive
+``refuse``                  a port bound but not listening: connecting is refused
+``blackhole``               accepts and never answers
+``auth``                    needs Basic credentials (407 otherwise) / SOCKS5 user-pass (RFC 1929)
+``connect-502``             answers every CONNECT / request with 502; SOCKS5 reply 0x05
+``connect-403``             answers every CONNECT / request with 403; SOCKS5 reply 0x02
+``reset-after-connect``     reads the CONNECT / SOCKS request (or absolute-form head), then RST
+``slow``                    ``latency`` s (0.2) before every answer and before each response's first bytes
+``ban:<status>``            forwards, but the banned ``site`` answers ``<status>`` through this proxy
+``upstream-dead``           reads the request, then FIN without an answer: the upstream is unreachable
+==========================  =========================================================================
+
+Safety: the lab proxy never asks DNS and never leaves the machine. It connects only to IP literals
+and to names of a small static map (``localhost`` and the ``hosts=`` option), and only to loopback
+addresses (127.0.0.0/8, ::1). Any other name gets 502 (SOCKS5 0x04, host unreachable); any other
+address gets 403 (SOCKS5 0x02, not allowed by ruleset). A lab proxy can never become an open proxy.
+
+Bans: a site that bans a proxy's exit IP answers *itself* with 403/429, so the proxy plays the
+site. Absolute-form requests to the banned site get the status page from the proxy. CONNECT and
+SOCKS tunnels to it are established (200 / 0x00), then the tunnel reaches a small in-lab "site"
+that answers every request with the status: in plain HTTP, or over TLS with the lab's trusted
+certificate (names 127.0.0.1, localhost, ::1) when the client starts TLS. Without trustme (the
+``lab`` extra) a TLS tunnel to a banned site is reset instead. ``site`` is a host or host:port
+(comma-separated for several); an IP site matches requests by the address they reach (so
+``127.0.0.1:8080`` also bans ``localhost:8080``), a name site matches requests naming it. The
+default is the lab's origin: its plain and TLS ports on the lab's address.
+
+Tunnels are relayed at the transport level (two protocols writing into each other's transport,
+with flow control through pause/resume_reading): no coroutine per chunk. FIN and RST from one side
+are mirrored to the other, so an origin's fault reaches the client through a tunnel as it would
+directly. Absolute-form forwarding, like a real proxy, answers 502 when the upstream fails before
+a response head (504 when connecting times out) and mirrors FIN / RST once the response started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import difflib
+import errno
+import hmac
+import http
+import ipaddress
+import secrets
+import socket
+import struct
+import threading
+import time
+import weakref
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
+
+from sockwise._exceptions import ConfigError
+from sockwise._model import Proxy
+from sockwise.lab._http import BadRequest, Request, abort, parse_head, read_body, read_head, response_head
+from sockwise.lab._scenarios import Scenario, register
+from sockwise.lab._serve import Record, bind_socket
+
+if TYPE_CHECKING:
+    from sockwise.lab._lab import Lab
+
+__all__ = [
+    "PROFILES",
+    "LabProxy",
+    "ProxySpec",
+    "ProxyStats",
+    "Site",
+    "check_profile",
+    "parse_profile",
+    "route_target",
+    "start_proxy",
+]
+
+# profile → (description, what stdlib http.client / a raw SOCKS5 client sees, as the lab's tests assert)
+PROFILES: dict[str, tuple[str, str]] = {
+    "healthy": (
+        "forward proxy: CONNECT and SOCKS4/4a/5 tunnels, absolute-form forwarding, keep-alive both ways",
+        "set_tunnel: the origin's response; absolute-form: the origin's response; SOCKS5 reply 0x00",
+    ),
+    "refuse": (
+        "a proxy port bound but not listening: the kernel answers SYN with RST",
+        "connect(): ConnectionRefusedError errno 111 (before any CONNECT)",
+    ),
+    "blackhole": (
+        "accepts and never answers",
+        "set_tunnel / getresponse(): TimeoutError('timed out', errno None); SOCKS5: recv times out",
+    ),
+    "auth": (
+        "needs Basic credentials (username=/password=, generated by default); SOCKS5 needs RFC 1929 user/pass",
+        "set_tunnel without them: OSError('Tunnel connection failed: 407 Proxy Authentication Required'); "
+        "absolute-form: a 407 response with Proxy-Authenticate; SOCKS5: method reply 0xFF, wrong password 0x01",
+    ),
+    "connect-502": (
+        "answers every CONNECT and request with 502; SOCKS5 reply 0x05 (connection refused), SOCKS4 0x5B",
+        "set_tunnel: OSError('Tunnel connection failed: 502 Bad Gateway'); absolute-form: a 502 response",
+    ),
+    "connect-403": (
+        "answers every CONNECT and request with 403; SOCKS5 reply 0x02 (not allowed by ruleset), SOCKS4 0x5B",
+        "set_tunnel: OSError('Tunnel connection failed: 403 Forbidden'); absolute-form: a 403 response",
+    ),
+    "reset-after-connect": (
+        "reads the CONNECT / SOCKS request (or an absolute-form head), then RST",
+        "set_tunnel: ConnectionResetError errno 104 reading the CONNECT answer; absolute-form: getresponse() "
+        "ConnectionResetError 104; SOCKS5: recv ConnectionResetError 104",
+    ),
+    "slow": (
+        "healthy, plus latency= seconds (0.2) before each answer and before the first bytes of each response",
+        "succeeds, at least latency later for the handshake and again for the response",
+    ),
+    "ban:<status>": (
+        "forwards, but site= (default: the lab's origin) answers <status> through it: banned by one site only",
+        "the banned site's requests get <status> as a response (absolute-form, CONNECT, SOCKS, TLS too); "
+        "other sites work",
+    ),
+    "upstream-dead": (
+        "reads the request, then FIN without an answer (a proxy that cannot reach its upstream)",
+        "set_tunnel: RemoteDisconnected('Remote end closed connection without response'); absolute-form: "
+        "getresponse() RemoteDisconnected; SOCKS5: EOF instead of a reply",
+    ),
+}
+
+for _name, (_description, _observed) in PROFILES.items():
+    register(Scenario(_name, "proxy", _description, _observed))
+
+_KINDS = tuple(name.split(":")[0] for name in PROFILES)
+_COMMON_OPTIONS = ("port", "hosts", "connect_timeout")
+_PROFILE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "auth": ("username", "password"),
+    "slow": ("latency",),
+    "ban": ("site", "retry_after"),
+}
+_STATIC_HOSTS = {"localhost": "127.0.0.1"}
+_IDLE = 60.0  # a client that connects and never sends is dropped after this, to bound what it holds
+_DEFAULT_LATENCY = 0.2
+_DEFAULT_CONNECT_TIMEOUT = 10.0
+_REALM = "sockwise-lab"
+
+# SOCKS5 reply codes (RFC 1928 §6) and SOCKS4 ones.
+_S5_OK, _S5_FAIL, _S5_RULESET, _S5_NETUNREACH, _S5_HOSTUNREACH, _S5_REFUSED = 0, 1, 2, 3, 4, 5
+_S5_CMD_UNSUPPORTED, _S5_ATYP_UNSUPPORTED = 7, 8
+_S4_OK, _S4_REJECTED = 0x5A, 0x5B
+
+
+# -- the spec -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A site a ``ban`` profile bans.
+
+    Attributes:
+        host: an IP address (normalised) or a lower-case host name.
+        port: the port, or None for every port.
+    """
+
+    host: str
+    port: int | None = None
+
+    @property
+    def is_ip(self) -> bool:
+        """Whether ``host`` is an address (matched against where a request goes) rather than a name."""
+        return _ip_or_none(self.host) is not None
+
+    def matches(self, name: str, ip: str, port: int) -> bool:
+        """Whether a request for ``name`` (reaching ``ip``) on ``port`` is for this site."""
+        if self.port is not None and self.port != port:
+            return False
+        return self.host == (ip if self.is_ip else name)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySpec:
+    """What one lab proxy does, as parsed from a profile name and options.
+
+    Attributes:
+        profile: the profile as given, e.g. ``healthy`` or ``ban:429``.
+        kind: the profile without its argument (``ban``).
+        status: the status of ``ban:<status>``, ``connect-502`` and ``connect-403``.
+        username: the login ``auth`` requires.
+        password: the password ``auth`` requires; never printed.
+        latency: seconds ``slow`` adds.
+        sites: the sites ``ban`` bans; None = the lab's origin.
+        retry_after: the Retry-After header a ban sends, if any.
+        hosts: extra names the proxy may reach, each mapped to a loopback address.
+        port: the port to listen on (0 = a free one).
+        connect_timeout: seconds to wait for an upstream connection.
+    """
+
+    profile: str
+    kind: str
+    status: int | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    latency: float = 0.0
+    sites: tuple[Site, ...] | None = None
+    retry_after: str | None = None
+    hosts: tuple[tuple[str, str], ...] = ()
+    port: int = 0
+    connect_timeout: float = _DEFAULT_CONNECT_TIMEOUT
+
+
+def check_profile(profile: str) -> tuple[str, int | None]:
+    """Check a profile name and split it into ``(kind, status)``.
+
+    Args:
+        profile: e.g. ``healthy``, ``connect-502``, ``ban:403``.
+
+    Returns:
+        The kind (``ban``) and the status it carries (403), or None.
+
+    Raises:
+        ConfigError: not a profile; the message suggests the closest ones.
+    """
+    kind, sep, arg = profile.partition(":")
+    if kind == "ban":
+        if not sep or not arg:
+            raise ConfigError(f"lab proxy profile {profile!r} needs a status: write ban:403 or ban:429")
+        if not arg.isdigit() or not 400 <= int(arg) <= 599:
+            raise ConfigError(f"lab proxy profile {profile!r}: the ban status must be 400-599, e.g. ban:403")
+        return kind, int(arg)
+    if sep or kind not in _KINDS:
+        close = difflib.get_close_matches(profile, [*_KINDS[:-2], "ban:403", _KINDS[-1]], n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ConfigError(f"unknown lab proxy profile {profile!r}; {hint}profiles: {', '.join(PROFILES)}")
+    if kind.startswith("connect-"):
+        return kind, int(kind[len("connect-") :])
+    return kind, None
+
+
+def parse_profile(profile: str, **options: Any) -> ProxySpec:
+    """Build the spec of a lab proxy from its profile name and options.
+
+    Args:
+        profile: ``healthy``, ``refuse``, ``blackhole``, ``auth``, ``connect-502``, ``connect-403``,
+            ``reset-after-connect``, ``slow``, ``ban:<status>`` or ``upstream-dead``.
+        **options: every profile takes ``port`` (0), ``hosts`` (name → loopback address, a mapping or
+            ``"a.test=127.0.0.2,b.test=127.0.0.3"``) and ``connect_timeout`` (10 s); ``auth`` takes
+            ``username`` / ``password`` (``lab`` and a random password by default); ``slow`` takes
+            ``latency`` (0.2 s); ``ban`` takes ``site`` (host or host:port, comma-separated; default the
+            lab's origin) and ``retry_after`` (a Retry-After value to send).
+
+    Returns:
+        The spec; ``start_proxy`` runs it.
+
+    Raises:
+        ConfigError: unknown profile, unknown option or bad option value (the message says which).
+    """
+    kind, status = check_profile(profile)
+    allowed = _COMMON_OPTIONS + _PROFILE_OPTIONS.get(kind, ())
+    for name in options:
+        if name not in allowed:
+            raise ConfigError(f"lab proxy profile {profile!r} takes no option {name!r}; it takes: {', '.join(allowed)}")
+    username: str | None = None
+    password: str | None = None
+    if kind == "auth":
+        username = _text_option(profile, "username", options.get("username", "lab"))
+        if ":" in username:
+            raise ConfigError(f"lab proxy profile {profile!r}: username must not contain ':' (Basic auth)")
+        password = _text_option(profile, "password", options.get("password", secrets.token_hex(8)))
+        if len(username.encode()) > 255 or len(password.encode()) > 255:
+            raise ConfigError(f"lab proxy profile {profile!r}: username and password must be <= 255 bytes (SOCKS5)")
+    latency = 0.0
+    if kind == "slow":
+        latency = _float_option(profile, "latency", options.get("latency", _DEFAULT_LATENCY), 0.0, 60.0)
+    sites: tuple[Site, ...] | None = None
+    retry_after: str | None = None
+    if kind == "ban":
+        if options.get("site") is not None:
+            sites = _parse_sites(profile, options["site"])
+        if options.get("retry_after") is not None:
+            retry_after = _text_option(profile, "retry_after", str(options["retry_after"]))
+    port = int(_float_option(profile, "port", options.get("port", 0), 0, 65535, integer=True))
+    timeout = _float_option(
+        profile, "connect_timeout", options.get("connect_timeout", _DEFAULT_CONNECT_TIMEOUT), 0.001, 300.0
+    )
+    return ProxySpec(
+        profile=profile,
+        kind=kind,
+        status=status,
+        username=username,
+        password=password,
+        latency=latency,
+        sites=sites,
+        retry_after=retry_after,
+        hosts=_parse_hosts(profile, options.get("hosts")),
+        port=port,
+        connect_timeout=timeout,
+    )
+
+
+def _text_option(profile: str, name: str, value: object) -> str:
+    if not isinstance(value, str) or not value or any(c in value for c in "\r\n\0"):
+        raise ConfigError(f"lab proxy profile {profile!r}: {name} must be a non-empty one-line string")
+    return value
+
+
+def _float_option(profile: str, name: str, value: object, low: float, high: float, *, integer: bool = False) -> float:
+    try:
+        number = float(value) if not isinstance(value, bool) else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not low <= number <= high or (integer and number != int(number)):
+        what = "an integer" if integer else "a number"
+        raise ConfigError(
+            f"lab proxy profile {profile!r}: {name} must be {what} from {low:g} to {high:g}, not {value!r}"
+        )
+    return number
+
+
+def _parse_sites(profile: str, value: object) -> tuple[Site, ...]:
+    items: Iterable[object] = value.split(",") if isinstance(value, str) else cast("Iterable[object]", value)
+    sites: list[Site] = []
+    for item in items:
+        text = str(item).strip().lower()
+        try:
+            host, port = _split_authority(text, need_port=False)
+        except ValueError:
+            raise ConfigError(
+                f"lab proxy profile {profile!r}: bad site {text!r}; write a host or host:port, e.g. site=127.0.0.1:8080"
+            ) from None
+        ip = _ip_or_none(host)
+        sites.append(Site(str(ip) if ip is not None else host.rstrip("."), port))
+    if not sites:
+        raise ConfigError(f"lab proxy profile {profile!r}: site is empty; write a host or host:port")
+    return tuple(sites)
+
+
+def _parse_hosts(profile: str, value: object) -> tuple[tuple[str, str], ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        pairs = []
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            name, sep, addr = part.partition("=")
+            if not sep:
+                raise ConfigError(f"lab proxy profile {profile!r}: bad hosts entry {part!r}; write name=127.0.0.2")
+            pairs.append((name.strip(), addr.strip()))
+    elif isinstance(value, Mapping):
+        pairs = [(str(k), str(v)) for k, v in value.items()]
+    else:
+        raise ConfigError(f"lab proxy profile {profile!r}: hosts must be a mapping or 'name=127.0.0.2,...'")
+    out = []
+    for name, addr in pairs:
+        ip = _ip_or_none(addr)
+        if ip is None or not ip.is_loopback:
+            raise ConfigError(
+                f"lab proxy profile {profile!r}: hosts maps {name!r} to {addr!r}; a lab proxy reaches only "
+                "loopback addresses (127.0.0.0/8, ::1)"
+            )
+        out.append((name.lower().rstrip("."), str(ip)))
+    return tuple(out)
+
+
+# -- pure helpers ---------------------------------------------------------------------------------------------------
+class _Denied(Exception):
+    """Internal: the proxy will not connect there (``unknown`` name or ``forbidden`` address)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _ip_or_none(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def route_target(host: str, hosts: Mapping[str, str] | None = None) -> str | None:
+    """Where the lab proxy would connect for ``host``, without ever asking DNS.
+
+    Args:
+        host: an IP literal (IPv6 without brackets) or a name.
+        hosts: extra names and the loopback addresses they stand for (``localhost`` is always known).
+
+    Returns:
+        The loopback address to connect to, or None when the name is not in the static map
+        (the proxy answers 502 / SOCKS5 0x04).
+
+    Raises:
+        PermissionError: the address is not loopback (the proxy answers 403 / SOCKS5 0x02).
+    """
+    try:
+        return _route(host, hosts or {})
+    except _Denied as exc:
+        if exc.reason == "forbidden":
+            raise PermissionError(f"{host} is not a loopback address: the lab proxy refuses it") from None
+        return None
+
+
+def _route(host: str, hosts: Mapping[str, str]) -> str:
+    ip = _ip_or_none(host)
+    if ip is None:
+        name = host.lower()
+        name = name[:-1] if name.endswith(".") else name
+        mapped = hosts.get(name, _STATIC_HOSTS.get(name))
+        if mapped is None:
+            raise _Denied("unknown")
+        ip = ipaddress.ip_address(mapped)
+    if not ip.is_loopback:
+        raise _Denied("forbidden")
+    return str(ip)
+
+
+def _split_authority(text: str, *, need_port: bool = True) -> tuple[str, int | None]:
+    """``host:port`` / ``[v6]:port`` (or a bare host when ``need_port`` is False) → (host, port)."""
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(text)
+        port_text = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    elif need_port:  # CPython < 3.12's set_tunnel sends IPv6 without brackets: "CONNECT ::1:443"
+        host, _, port_text = text.rpartition(":")
+        if _ip_or_none(host) is None:
+            raise ValueError(text)
+    else:  # a name, an IPv4 address or a bare IPv6 address: a host only
+        host, port_text = text, None
+    if not host or (port_text is None and need_port):
+        raise ValueError(text)
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(text)
+    return host, int(port_text)
+
+
+def _redact(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for key, value in headers:
+        secret = key.lower() in ("proxy-authorization", "authorization")
+        out.append((key, value.split(" ", 1)[0] + " ***" if secret else value))
+    return tuple(out)
+
+
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Status"
+
+
+def _status_page(status: int, text: str, *, close: bool, extra: Iterable[tuple[str, str]] = ()) -> bytes:
+    body = text.encode()
+    headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body))), *extra]
+    if close:
+        headers.append(("Connection", "close"))
+    return response_head(status, headers, reason=_reason(status)) + body
+
+
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "te",
+        "trailer",
+        "upgrade",
+        "transfer-encoding",
+        "content-length",
+        "expect",
+    }
+)
+
+
+def _parse_response_head(raw: bytes) -> tuple[str, int, list[tuple[str, str]]]:
+    """``(status line, status, headers)`` of an upstream response head; ValueError if it is not one."""
+    lines = raw.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit() or len(parts[1]) != 3:
+        raise ValueError(lines[0][:60])
+    headers = []
+    for line in lines[1:]:
+        if line:
+            key, sep, value = line.partition(":")
+            if not sep:
+                raise ValueError(line[:60])
+            headers.append((key.strip(), value.strip()))
+    return lines[0], int(parts[1]), headers
+
+
+def _header(headers: Iterable[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+# -- the tunnel relay -----------------------------------------------------------------------------------------------
+def _rst(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already reset by the peer
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    cast("asyncio.Transport", transport).abort()
+
+
+def _no_delay(writer: asyncio.StreamWriter) -> None:
+    # asyncio sets TCP_NODELAY only on sockets made with proto=IPPROTO_TCP, which a listener bound with
+    # proto 0 does not pass on to accepted sockets; without it a head and a body written apart wait for
+    # the client's delayed ACK (40 ms a request).
+    sock = writer.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Pipe(asyncio.Protocol):
+    """One end of a tunnel: what its socket receives goes straight into the other end's transport.
+
+    Flow control: when the other end's send buffer passes its high-water mark, this end stops
+    reading until it drains. EOF is passed on as a half-close, a reset as a reset (SO_LINGER 0).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, start_paused: bool = False, first_delay: float = 0.0):
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Pipe | None = None
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.eof = False
+        self.relayed = 0
+        self._start_paused = start_paused
+        self._first_delay = first_delay
+        self._holding = False  # the first data waits out ``first_delay`` (slow profile)
+        self._blocked = False  # the peer's send buffer is full
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast("asyncio.Transport", transport)
+        if self._start_paused:  # until the handshake answer is out, nothing may overtake it
+            self.transport.pause_reading()
+
+    def adopt(self, transport: asyncio.Transport) -> None:
+        """Take over a transport that a stream protocol owned during the handshake."""
+        self.transport = transport
+        transport.set_protocol(self)
+
+    def start(self) -> None:
+        """Start reading (after both ends are linked)."""
+        if self.transport is not None and not self.transport.is_closing() and not self.eof:
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        peer = self.peer
+        assert peer is not None
+        assert peer.transport is not None
+        assert self.transport is not None
+        self.relayed += len(data)
+        if self._first_delay > 0:
+            delay, self._first_delay = self._first_delay, 0.0
+            self._holding = True
+            self.transport.pause_reading()
+            self.loop.call_later(delay, self._release, data)
+            return
+        peer.transport.write(data)
+
+    def _release(self, data: bytes) -> None:
+        self._holding = False
+        peer = self.peer
+        if peer is not None and peer.transport is not None and not peer.transport.is_closing():
+            peer.transport.write(data)
+        if not self._blocked and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        peer = self.peer
+        if peer is None or peer.transport is None or peer.transport.is_closing():
+            return False
+        if peer.eof:  # both directions are done
+            peer.transport.close()
+            return False
+        if peer.transport.can_write_eof():
+            peer.transport.write_eof()
+            return True
+        peer.transport.close()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        peer = self.peer
+        if peer is None or peer.transport is None or peer.transport.is_closing():
+            return
+        if exc is not None:  # a reset (or a failed send) on this side: reset the other side too
+            _rst(peer.transport)
+        else:
+            peer.transport.close()
+
+    def pause_writing(self) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer._blocked = True
+            peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer._blocked = False
+            if not peer._holding and not peer.eof and not peer.transport.is_closing():
+                peer.transport.resume_reading()
+
+
+# -- counters -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ProxyStats:
+    """What one lab proxy has done so far.
+
+    Attributes:
+        connections: client connections accepted.
+        handshakes: CONNECT / SOCKS handshakes and absolute-form requests read (one Record each).
+        tunnels: tunnels established (CONNECT 200, SOCKS success), bans included.
+        forwarded: absolute-form requests forwarded to an upstream.
+        denied: requests refused for their target (unknown name, non-loopback address).
+        banned: requests and tunnels answered by a ban.
+    """
+
+    connections: int = 0
+    handshakes: int = 0
+    tunnels: int = 0
+    forwarded: int = 0
+    denied: int = 0
+    banned: int = 0
+
+
+class _Counters:
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+        self._notify = notify
+
+    def add(self, key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+        self._notify()
+
+    def snapshot(self) -> ProxyStats:
+        with self._lock:
+            return ProxyStats(**{k: self._counts[k] for k in ProxyStats.__dataclass_fields__})
+
+
+# -- the proxy as users see it --------------------------------------------------------------------------------------
+_SCHEMES_SPOKEN = ("http", "socks4", "socks5", "socks5h")
+
+
+class LabProxy:
+    """A running lab proxy.
+
+    Attributes:
+        profile: its profile, e.g. ``connect-502``.
+        name: its unique listener name (``proxy-3-connect-502``): ``lab.accepted(name)`` and the
+            ``scenario`` of its records.
+        host: the address it listens on.
+        port: its port.
+        spec: the parsed spec.
+    """
+
+    __slots__ = ("_counters", "host", "name", "port", "profile", "spec")
+
+    def __init__(self, spec: ProxySpec, name: str, host: str, port: int, counters: _Counters) -> None:
+        self.spec = spec
+        self.profile = spec.profile
+        self.name = name
+        self.host = host
+        self.port = port
+        self._counters = counters
+
+    @property
+    def proxy(self) -> Proxy:
+        """The proxy as a :class:`sockwise.Proxy` (scheme http, with the credentials of ``auth``)."""
+        return self.as_scheme("http")
+
+    def as_scheme(self, scheme: str) -> Proxy:
+        """The same endpoint (and credentials) under another scheme: http, socks4, socks5 or socks5h.
+
+        Raises:
+            ConfigError: a scheme the lab proxy does not speak (it has no TLS to the proxy: not https).
+        """
+        if scheme not in _SCHEMES_SPOKEN:
+            raise ConfigError(f"the lab proxy speaks {', '.join(_SCHEMES_SPOKEN)}, not {scheme!r}")
+        return Proxy(scheme, self.host, self.port, self.spec.username, self.spec.password)
+
+    def stats(self) -> ProxyStats:
+        """A consistent snapshot of its counters (safe from any thread)."""
+        return self._counters.snapshot()
+
+    @property
+    def connections(self) -> int:
+        """Client connections accepted so far."""
+        return self.stats().connections
+
+    @property
+    def tunnels(self) -> int:
+        """Tunnels established so far (CONNECT and SOCKS)."""
+        return self.stats().tunnels
+
+    @property
+    def forwarded(self) -> int:
+        """Absolute-form requests forwarded to an upstream so far."""
+        return self.stats().forwarded
+
+    def __repr__(self) -> str:
+        return f"LabProxy({self.name!r}, {self.proxy.redacted!r})"
+
+
+_NUMBERS: weakref.WeakKeyDictionary[Lab, int] = weakref.WeakKeyDictionary()
+
+
+async def start_proxy(lab: Lab, spec: ProxySpec) -> LabProxy:
+    """Start a lab proxy of ``spec`` on the lab's loop (call it through ``lab.call`` or ``lab.add_proxy``).
+
+    Returns:
+        The running proxy; it stops with the lab.
+
+    Raises:
+        ConfigError: the port is in use.
+    """
+    number = _NUMBERS.get(lab, 0) + 1
+    _NUMBERS[lab] = number
+    name = f"proxy-{number}-{spec.profile}"
+    counters = _Counters(lab.tracker.notify)
+    if spec.kind == "refuse":
+        try:
+            sock = bind_socket(lab.host, spec.port)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {spec.port} on {lab.host} is in use (lab {name}); choose another or 0"
+                ) from None
+            raise
+        lab.hold(sock)
+        return LabProxy(spec, name, lab.host, sock.getsockname()[1], counters)
+    server = _ProxyServer(lab, spec, name, counters)
+    if spec.kind == "ban":
+        await server.start_ban_sites()
+    port = await lab.listen(name, server.handle, spec.port)
+    return LabProxy(spec, name, lab.host, port, counters)
+
+
+# -- the server -----------------------------------------------------------------------------------------------------
+class _Upstream:
+    """An upstream connection kept across absolute-form requests of one client connection."""
+
+    __slots__ = ("key", "reader", "writer")
+
+    def __init__(self, key: tuple[str, int], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.key = key
+        self.reader = reader
+        self.writer = writer
+
+    def close(self) -> None:
+        if not self.writer.transport.is_closing():
+            self.writer.transport.abort()
+
+
+class _ProxyServer:
+    def __init__(self, lab: Lab, spec: ProxySpec, name: str, counters: _Counters) -> None:
+        self.lab = lab
+        self.spec = spec
+        self.name = name
+        self.counters = counters
+        self.hosts = dict(spec.hosts)
+        self.sites: tuple[Site, ...] = spec.sites if spec.sites is not None else ()
+        self.ban_plain = 0
+        self.ban_tls = 0
+        self.site_name = f"{name}-site"
+        if spec.username is not None and spec.password is not None:
+            token = base64.b64encode(f"{spec.username}:{spec.password}".encode()).decode()
+            self._expected_auth = token
+        else:
+            self._expected_auth = ""
+
+    # -- bans --------------------------------------------------------------------------------------
+    async def start_ban_sites(self) -> None:
+        if self.spec.sites is None:
+            ip = _ip_or_none(self.lab.host)
+            host = str(ip) if ip is not None else self.lab.host
+            sites = [Site(host, self.lab.port("origin"))]
+            if self.lab.certs is not None:
+                sites.append(Site(host, self.lab.port("origin-tls")))
+            self.sites = tuple(sites)
+        self.ban_plain = await self.lab.listen(self.site_name, self._ban_site)
+        if self.lab.certs is not None:
+            self.ban_tls = await self.lab.listen(self.site_name + "-tls", self._ban_site, ssl=self.lab.certs.server)
+
+    def _banned(self, name: str, ip: str, port: int) -> bool:
+        if self.spec.kind != "ban":
+            return False
+        name = name.lower()
+        name = name[:-1] if name.endswith(".") else name
+        return any(site.matches(name, ip, port) for site in self.sites)
+
+    def _ban_page(self, *, close: bool) -> bytes:
+        status = self.spec.status or 403
+        extra = [("Retry-After", self.spec.retry_after)] if self.spec.retry_after else []
+        text = f"{status} {_reason(status)}: this site refuses requests from the proxy {self.name} (lab ban)\n"
+        return _status_page(status, text, close=close, extra=extra)
+
+    async def _ban_site(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn_id: int) -> None:
+        _no_delay(writer)
+        nth = 0
+        while True:
+            try:
+                req = await asyncio.wait_for(read_head(reader), _IDLE)
+            except (BadRequest, asyncio.TimeoutError):
+                writer.write(_status_page(400, "bad request\n", close=True))
+                writer.close()
+                return
+            if req is None:
+                return
+            nth += 1
+            self._record(req.method, req.target, conn_id, nth, req.headers, scenario=self.site_name)
+            await read_body(reader, req)
+            writer.write(self._ban_page(close=not req.keep_alive))
+            await writer.drain()
+            if not req.keep_alive:
+                writer.close()
+                return
+
+    # -- common ------------------------------------------------------------------------------------
+    def _record(
+        self,
+        method: str,
+        target: str,
+        conn_id: int,
+        nth: int,
+        headers: tuple[tuple[str, str], ...] = (),
+        *,
+        scenario: str | None = None,
+    ) -> None:
+        record = Record(
+            scenario or self.name, method, target, conn_id, nth, time.monotonic(), time.time(), _redact(headers)
+        )
+        self.lab.tracker.record(record)
+        if scenario is None:
+            self.counters.add("handshakes")
+
+    async def _pause(self) -> None:
+        if self.spec.latency > 0:
+            await asyncio.sleep(self.spec.latency)
+
+    def _authorized(self, value: str | None) -> bool:
+        if value is None:
+            return False
+        scheme, _, token = value.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(token.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        expected = f"{self.spec.username}:{self.spec.password}"
+        return hmac.compare_digest(given.encode(), expected.encode())
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn_id: int) -> None:
+        self.counters.add("connections")
+        _no_delay(writer)
+        if self.spec.kind == "blackhole":
+            while await reader.read(65536):
+                pass
+            return
+        try:
+            first = await asyncio.wait_for(reader.read(1), _IDLE)
+        except asyncio.TimeoutError:
+            return
+        if not first:
+            return
+        if first in (b"\x04", b"\x05"):
+            try:
+                await (self._socks5 if first == b"\x05" else self._socks4)(reader, writer, conn_id)
+            except asyncio.TimeoutError:  # a handshake left half-sent: drop it (not TimeoutError on 3.10)
+                abort(writer)
+        elif 0x20 < first[0] < 0x7F:
+            await self._http(first, reader, writer, conn_id)
+        else:  # e.g. a TLS ClientHello from a client that took this for an https proxy
+            writer.write(_status_page(400, "not a proxy request\n", close=True))
+            await writer.drain()
+            writer.close()
+
+    async def _tunnel(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, up: _Pipe, initial: bytes = b""
+    ) -> None:
+        """Relay between the client (its stream, handed over) and ``up`` until both sides are closed."""
+        loop = asyncio.get_running_loop()
+        client_transport = cast("asyncio.Transport", writer.transport)
+        assert up.transport is not None
+        if client_transport.is_closing():
+            up.transport.abort()
+            return
+        client = _Pipe(loop)
+        client.peer, up.peer = up, client
+        # Bytes the client sent right behind its handshake (pipelining) sit in the stream's buffer.
+        buffered: bytearray | None = getattr(reader, "_buffer", None)
+        pending = initial + (bytes(buffered) if buffered else b"")
+        if buffered:
+            buffered.clear()
+        client.adopt(client_transport)
+        if pending:
+            up.transport.write(pending)
+        if getattr(reader, "_eof", False):
+            client.eof_received()
+        self.counters.add("tunnels")
+        client.start()
+        up.start()
+        try:
+            await asyncio.gather(client.lost, up.lost)
+        finally:
+            for pipe in (client, up):
+                if pipe.transport is not None and not pipe.transport.is_closing():
+                    pipe.transport.abort()
+
+    async def _open_pipe(self, ip: str, port: int, *, first_delay: float = 0.0) -> _Pipe:
+        loop = asyncio.get_running_loop()
+        _, pipe = await asyncio.wait_for(
+            loop.create_connection(lambda: _Pipe(loop, start_paused=True, first_delay=first_delay), ip, port),
+            self.spec.connect_timeout,
+        )
+        return pipe
+
+    async def _ban_tunnel(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The tunnel reaches the banned "site": TLS or plain, whichever the client starts."""
+        self.counters.add("banned")
+        try:
+            first = await asyncio.wait_for(reader.read(65536), _IDLE)
+        except asyncio.TimeoutError:
+            return
+        if not first:
+            return
+        tls = first[0] == 0x16
+        if tls and not self.ban_tls:
+            abort(writer)
+            return
+        up = await self._open_pipe(self.lab.host, self.ban_tls if tls else self.ban_plain)
+        await self._tunnel(reader, writer, up, first)
+
+    # -- HTTP --------------------------------------------------------------------------------------
+    async def _http(
+        self, first: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn_id: int
+    ) -> None:
+        upstream: _Upstream | None = None
+        nth = 0
+        try:
+            while True:
+                try:
+                    if nth == 0:
+                        rest = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _IDLE)
+                        req: Request | None = parse_head(first + rest[:-4])
+                    else:
+                        req = await asyncio.wait_for(read_head(reader), _IDLE)
+                except (BadRequest, asyncio.LimitOverrunError):
+                    writer.write(_status_page(400, "bad request\n", close=True))
+                    await writer.drain()
+                    writer.close()
+                    return
+                except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+                    return
+                if req is None:
+                    return
+                nth += 1
+                self._record(req.method, req.target, conn_id, nth, req.headers)
+                if req.method == "CONNECT":
+                    await self._connect(req, reader, writer)
+                    return
+                keep, upstream = await self._absolute(req, reader, writer, upstream)
+                if not keep:
+                    if not writer.transport.is_closing():
+                        writer.close()
+                    return
+        finally:
+            if upstream is not None:
+                upstream.close()
+
+    async def _refuse_http(
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        text: str,
+        *,
+        close: bool,
+        extra: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        await self._pause()
+        writer.write(
+            _status_page(
+                status, f"{status} {_reason(status)}: {text} (lab proxy {self.name})\n", close=close, extra=extra
+            )
+        )
+        await writer.drain()
+        if close:
+            writer.close()
+
+    def _profile_refusal(self, req: Request) -> tuple[int, str, list[tuple[str, str]]] | None:
+        """The status the profile answers this request with, before looking at its target."""
+        kind = self.spec.kind
+        if kind == "auth" and not self._authorized(req.header("proxy-authorization")):
+            return 407, "credentials needed", [("Proxy-Authenticate", f'Basic realm="{_REALM}"')]
+        if kind in ("connect-502", "connect-403"):
+            assert self.spec.status is not None
+            return self.spec.status, "refused by profile", []
+        return None
+
+    def _target(self, host: str) -> tuple[str | None, int, str]:
+        """(ip, status, why) for an HTTP request: ip None with the status to answer when refused."""
+        try:
+            return _route(host, self.hosts), 0, ""
+        except _Denied as exc:
+            self.counters.add("denied")
+            if exc.reason == "unknown":
+                return None, 502, f"{host!r} is not a name the lab proxy knows (it never asks DNS)"
+            return None, 403, f"{host} is not a loopback address: the lab proxy reaches only this machine"
+
+    async def _connect(self, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        kind = self.spec.kind
+        if kind == "reset-after-connect":
+            abort(writer)
+            return
+        if kind == "upstream-dead":
+            writer.close()
+            return
+        refusal = self._profile_refusal(req)
+        if refusal is not None:
+            status, text, extra = refusal
+            await self._refuse_http(writer, status, text, close=True, extra=extra)
+            return
+        try:
+            host, port = _split_authority(req.target)
+        except ValueError:
+            await self._refuse_http(writer, 400, f"bad CONNECT target {req.target[:60]!r}", close=True)
+            return
+        assert port is not None
+        ip, status, why = self._target(host)
+        if ip is None:
+            await self._refuse_http(writer, status, why, close=True)
+            return
+        if self._banned(host, ip, port):
+            await self._pause()
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
+            await self._ban_tunnel(reader, writer)
+            return
+        try:
+            up = await self._open_pipe(ip, port, first_delay=self.spec.latency)
+        except asyncio.TimeoutError:
+            await self._refuse_http(writer, 504, f"connecting to {req.target} timed out", close=True)
+            return
+        except OSError as exc:
+            await self._refuse_http(writer, 502, f"cannot connect to {req.target}: {exc.strerror}", close=True)
+            return
+        try:
+            await self._pause()
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await writer.drain()
+        except BaseException:
+            assert up.transport is not None
+            up.transport.abort()
+            raise
+        await self._tunnel(reader, writer, up)
+
+    async def _absolute(
+        self, req: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upstream: _Upstream | None
+    ) -> tuple[bool, _Upstream | None]:
+        """Serve one absolute-form request; returns (client connection may continue, upstream to keep)."""
+        kind = self.spec.kind
+        if kind == "reset-after-connect":
+            abort(writer)
+            return False, upstream
+        if kind == "upstream-dead":
+            writer.close()
+            return False, upstream
+        if (req.header("expect") or "").lower() == "100-continue":
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = await read_body(reader, req)
+        keep = req.keep_alive
+        refusal = self._profile_refusal(req)
+        if refusal is not None:
+            status, text, extra = refusal
+            await self._refuse_http(writer, status, text, close=not keep, extra=extra)
+            return keep, upstream
+        split = urlsplit(req.target)
+        try:
+            port = split.port or 80
+        except ValueError:
+            port = 0
+        host = split.hostname
+        if split.scheme != "http" or not host or not port:
+            await self._refuse_http(writer, 400, "send absolute-form http:// targets or CONNECT", close=True)
+            return False, upstream
+        ip, status, why = self._target(host)
+        if ip is None:
+            await self._refuse_http(writer, status, why, close=not keep)
+            return keep, upstream
+        if self._banned(host, ip, port):
+            self.counters.add("banned")
+            await self._pause()
+            writer.write(self._ban_page(close=not keep))
+            await writer.drain()
+            return keep, upstream
+        if upstream is not None and (upstream.key != (ip, port) or upstream.reader.at_eof()):
+            upstream.close()
+            upstream = None
+        if upstream is None:
+            try:
+                up_reader, up_writer = await asyncio.wait_for(
+                    asyncio.open_connection(ip, port, limit=128 * 1024), self.spec.connect_timeout
+                )
+            except asyncio.TimeoutError:
+                await self._refuse_http(writer, 504, f"connecting to {host}:{port} timed out", close=not keep)
+                return keep, None
+            except OSError as exc:
+                await self._refuse_http(writer, 502, f"cannot connect to {host}:{port}: {exc.strerror}", close=not keep)
+                return keep, None
+            upstream = _Upstream((ip, port), up_reader, up_writer)
+        self.counters.add("forwarded")
+        upstream.writer.write(_upstream_request(req, split, body))
+        return await self._relay_response(req, writer, upstream)
+
+    async def _relay_response(
+        self, req: Request, writer: asyncio.StreamWriter, upstream: _Upstream
+    ) -> tuple[bool, _Upstream | None]:
+        up = upstream.reader
+        try:
+            while True:
+                raw = await up.readuntil(b"\r\n\r\n")
+                status_line, status, headers = _parse_response_head(raw[:-4])
+                if not 100 <= status < 200 or status == 101:
+                    break
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError) as exc:
+            upstream.close()
+            why = "closed without a response" if isinstance(exc, asyncio.IncompleteReadError) else f"failed: {exc!r}"
+            await self._refuse_http(writer, 502, f"the upstream {why}", close=not req.keep_alive)
+            return req.keep_alive, None
+        chunked = "chunked" in (_header(headers, "transfer-encoding") or "").lower()
+        length_text = _header(headers, "content-length")
+        no_body = req.method == "HEAD" or status in (204, 304)
+        length = int(length_text) if length_text and length_text.isdigit() else None
+        until_eof = not no_body and not chunked and length is None
+        up_conn = (_header(headers, "connection") or "").lower()
+        up_keep = (
+            not until_eof and "close" not in up_conn and (status_line.startswith("HTTP/1.1") or "keep-alive" in up_conn)
+        )
+        keep = req.keep_alive and not until_eof
+        out = [(k, v) for k, v in headers if k.lower() not in ("connection", "keep-alive", "proxy-connection")]
+        if not keep:
+            out.append(("Connection", "close"))
+        elif req.version == "HTTP/1.0":
+            out.append(("Connection", "keep-alive"))
+        head = (status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in out) + "\r\n").encode("latin-1")
+        await self._pause()
+        writer.write(head)
+        try:
+            if chunked and not no_body:
+                await _copy_chunked(up, writer)
+            elif length and not no_body:
+                await _copy_exactly(up, writer, length)
+            elif until_eof:
+                while data := await up.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+                upstream.close()
+                return False, None
+            await writer.drain()
+        except asyncio.IncompleteReadError:  # the upstream sent FIN mid-body: so does the client's proxy
+            writer.close()
+            upstream.close()
+            return False, None
+        except ConnectionResetError:  # mirror the reset
+            abort(writer)
+            upstream.close()
+            return False, None
+        if not up_keep:
+            upstream.close()
+            return keep, None
+        return keep, upstream
+
+    # -- SOCKS -------------------------------------------------------------------------------------
+    async def _socks_fail(self, writer: asyncio.StreamWriter, reply: bytes) -> None:
+        await self._pause()
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    async def _socks5(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn_id: int) -> None:
+        methods = await _exactly(reader, (await _exactly(reader, 1))[0])
+        if self.spec.kind == "auth" and 2 not in methods:
+            self._record("SOCKS5", "", conn_id, 1)
+            await self._socks_fail(writer, b"\x05\xff")
+            return
+        if self.spec.kind != "auth" and 0 in methods:
+            writer.write(b"\x05\x00")
+        elif 2 in methods:
+            writer.write(b"\x05\x02")
+            version, ulen = await _exactly(reader, 2)
+            username = await _exactly(reader, ulen)
+            password = await _exactly(reader, (await _exactly(reader, 1))[0])
+            good = self.spec.kind != "auth" or (
+                hmac.compare_digest(username, (self.spec.username or "").encode())
+                and hmac.compare_digest(password, (self.spec.password or "").encode())
+            )
+            if version != 1 or not good:
+                self._record("SOCKS5", "", conn_id, 1)
+                await self._socks_fail(writer, b"\x01\x01")
+                return
+            writer.write(b"\x01\x00")
+        else:
+            self._record("SOCKS5", "", conn_id, 1)
+            await self._socks_fail(writer, b"\x05\xff")
+            return
+        _, cmd, _, atyp = await _exactly(reader, 4)
+        if atyp == 1:
+            host = str(ipaddress.IPv4Address(await _exactly(reader, 4)))
+        elif atyp == 4:
+            host = str(ipaddress.IPv6Address(await _exactly(reader, 16)))
+        elif atyp == 3:
+            host = (await _exactly(reader, (await _exactly(reader, 1))[0])).decode("ascii", "replace")
+        else:
+            self._record("SOCKS5", "", conn_id, 1)
+            await self._socks_fail(writer, _socks5_reply(_S5_ATYP_UNSUPPORTED))
+            return
+        (port,) = struct.unpack("!H", await _exactly(reader, 2))
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._record("SOCKS5", shown, conn_id, 1)
+        await self._socks_connect(reader, writer, host, port, cmd, socks4=False)
+
+    async def _socks4(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn_id: int) -> None:
+        cmd, port, raw_ip = struct.unpack("!BH4s", await _exactly(reader, 7))
+        await _until_nul(reader)  # the user id: SOCKS4 carries no password
+        if raw_ip[:3] == b"\0\0\0" and raw_ip[3]:  # SOCKS4a: the name follows
+            host = (await _until_nul(reader))[:-1].decode("ascii", "replace")
+        else:
+            host = str(ipaddress.IPv4Address(raw_ip))
+        self._record("SOCKS4", f"{host}:{port}", conn_id, 1)
+        await self._socks_connect(reader, writer, host, port, cmd, socks4=True)
+
+    async def _socks_connect(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        host: str,
+        port: int,
+        cmd: int,
+        *,
+        socks4: bool,
+    ) -> None:
+        kind = self.spec.kind
+
+        def reply(code5: int) -> bytes:
+            if socks4:
+                return b"\x00" + bytes([_S4_OK if code5 == _S5_OK else _S4_REJECTED]) + b"\0" * 6
+            return _socks5_reply(code5)
+
+        if kind == "reset-after-connect":
+            abort(writer)
+            return
+        if kind == "upstream-dead":
+            writer.close()
+            return
+        if cmd != 1:
+            await self._socks_fail(writer, reply(_S5_CMD_UNSUPPORTED))
+            return
+        if kind == "auth" and socks4:  # a proxy that needs a password cannot take SOCKS4
+            await self._socks_fail(writer, reply(_S5_RULESET))
+            return
+        if kind in ("connect-502", "connect-403"):
+            await self._socks_fail(writer, reply(_S5_REFUSED if kind == "connect-502" else _S5_RULESET))
+            return
+        try:
+            ip = _route(host, self.hosts)
+        except _Denied as exc:
+            self.counters.add("denied")
+            await self._socks_fail(writer, reply(_S5_HOSTUNREACH if exc.reason == "unknown" else _S5_RULESET))
+            return
+        if self._banned(host, ip, port):
+            await self._pause()
+            writer.write(reply(_S5_OK))
+            await writer.drain()
+            await self._ban_tunnel(reader, writer)
+            return
+        try:
+            up = await self._open_pipe(ip, port, first_delay=self.spec.latency)
+        except asyncio.TimeoutError:
+            await self._socks_fail(writer, reply(_S5_HOSTUNREACH))
+            return
+        except OSError as exc:
+            await self._socks_fail(writer, reply(_socks5_error(exc)))
+            return
+        assert up.transport is not None
+        try:
+            await self._pause()
+            if socks4:
+                writer.write(reply(_S5_OK))
+            else:
+                bound = up.transport.get_extra_info("sockname")
+                writer.write(_socks5_reply(_S5_OK, bound[0], bound[1]))
+            await writer.drain()
+        except BaseException:
+            up.transport.abort()
+            raise
+        await self._tunnel(reader, writer, up)
+
+
+async def _exactly(reader: asyncio.StreamReader, n: int) -> bytes:
+    return await asyncio.wait_for(reader.readexactly(n), _IDLE)
+
+
+async def _until_nul(reader: asyncio.StreamReader) -> bytes:
+    return await asyncio.wait_for(reader.readuntil(b"\0"), _IDLE)
+
+
+def _socks5_reply(code: int, host: str = "0.0.0.0", port: int = 0) -> bytes:
+    ip = ipaddress.ip_address(host)
+    atyp = b"\x01" if ip.version == 4 else b"\x04"
+    return b"\x05" + bytes([code]) + b"\x00" + atyp + ip.packed + struct.pack("!H", port)
+
+
+def _socks5_error(exc: OSError) -> int:
+    return {
+        errno.ECONNREFUSED: _S5_REFUSED,
+        errno.ENETUNREACH: _S5_NETUNREACH,
+        errno.EHOSTUNREACH: _S5_HOSTUNREACH,
+    }.get(exc.errno or 0, _S5_FAIL)
+
+
+def _upstream_request(req: Request, split: Any, body: bytes) -> bytes:
+    target = (split.path or "/") + (f"?{split.query}" if split.query else "")
+    headers = [(k, v) for k, v in req.headers if k.lower() not in _HOP_BY_HOP]
+    if _header(headers, "host") is None:
+        headers.insert(0, ("Host", split.netloc.rpartition("@")[2]))
+    if body or req.method in ("POST", "PUT", "PATCH"):
+        headers.append(("Content-Length", str(len(body))))
+    lines = [f"{req.method} {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+async def _copy_exactly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, length: int) -> None:
+    left = length
+    while left:
+        data = await reader.read(min(left, 65536))
+        if not data:
+            raise asyncio.IncompleteReadError(b"", left)
+        writer.write(data)
+        left -= len(data)
+        await writer.drain()
+
+
+async def _copy_chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        writer.write(line)
+        try:
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            raise asyncio.IncompleteReadError(line, None) from None
+        if size == 0:
+            while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+                writer.write(trailer)
+            writer.write(b"\r\n")
+            return
+        await _copy_exactly(reader, writer, size + 2)
