@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from sockwise.lab._tour import Sighting
+
 __all__ = ["demo"]
+
+
+def _verdict(seen: Sighting) -> str:
+    if seen.failure is None:
+        return seen.detail
+    f = seen.failure
+    sent = {True: "sent", False: "not sent", None: "sent?"}[f.request_sent]
+    return f"{f.code} / {f.phase} / {f.blame} ({sent})"
 
 
 @click.command()
@@ -23,7 +35,7 @@ def demo(timeout: float, no_proxies: bool) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
     with Lab() as lab:
         console.print(f"[bold]sockwise lab[/] on {lab.host}: origin :{lab.port('origin')}, every fault on loopback")
-        table = Table("scenario", "step", "what the client saw", "errno", "detail", "s")
+        table = Table("scenario", "step", "what http.client saw", "errno", "sockwise says (code / phase / blame)", "s")
         for seen in tour(lab, timeout=timeout, proxies=not no_proxies):
             style = "green" if seen.outcome == "ok" else "red"
             table.add_row(
@@ -31,7 +43,7 @@ def demo(timeout: float, no_proxies: bool) -> None:
                 seen.step,
                 f"[{style}]{seen.outcome}[/]",
                 "" if seen.errno is None else str(seen.errno),
-                seen.detail,
+                _verdict(seen),
                 f"{seen.seconds:.2f}",
             )
         console.print(table)

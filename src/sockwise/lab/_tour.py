@@ -10,11 +10,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from sockwise._classify import classify
+from sockwise._model import Failure, Phase
 from sockwise.lab._lab import Lab
 from sockwise.lab._scenarios import scenario_names
 
 __all__ = ["Sighting", "tour"]
 
+_STEP_PHASE = {
+    "connect": Phase.CONNECT,
+    "tls": Phase.TLS,
+    "send": Phase.SEND,
+    "getresponse": Phase.WAIT,
+    "read": Phase.BODY,
+}
 _TOUR_PROXIES = ("healthy", "refuse", "blackhole", "auth", "connect-502", "reset-after-connect")
 
 
@@ -29,6 +38,7 @@ class Sighting:
         errno: the exception's errno, if any.
         detail: the exception message or a short description of the response.
         seconds: how long the client took.
+        failure: what sockwise makes of the exception (None for a success).
     """
 
     scenario: str
@@ -37,6 +47,7 @@ class Sighting:
     errno: int | None
     detail: str
     seconds: float
+    failure: Failure | None = None
 
 
 class _Steps:
@@ -44,7 +55,7 @@ class _Steps:
         self.step = "connect"
 
 
-def _see(scenario: str, run: Callable[[_Steps], str]) -> Sighting:
+def _see(scenario: str, run: Callable[[_Steps], str], *, via_proxy: bool = False) -> Sighting:
     steps = _Steps()
     start = time.monotonic()
     try:
@@ -54,7 +65,11 @@ def _see(scenario: str, run: Callable[[_Steps], str]) -> Sighting:
         if isinstance(exc, ssl.SSLError):
             err = None  # an SSL error code, not an OS errno
         message = str(exc).splitlines()[0] if str(exc) else ""
-        return Sighting(scenario, steps.step, type(exc).__name__, err, message[:120], time.monotonic() - start)
+        # The tour knows the step it was in, as an integration does: pass it as the phase hint.
+        # Through a proxy, http.client's connect() is TCP connect and CONNECT in one: no hint.
+        hint = None if via_proxy and steps.step == "connect" else _STEP_PHASE.get(steps.step)
+        failure = classify(exc, phase=hint, via_proxy=via_proxy)
+        return Sighting(scenario, steps.step, type(exc).__name__, err, message[:120], time.monotonic() - start, failure)
     return Sighting(scenario, "done", "ok", None, detail, time.monotonic() - start)
 
 
@@ -127,7 +142,8 @@ def tour(lab: Lab, *, timeout: float = 0.5, proxies: bool = True) -> Iterator[Si
     if proxies:
         for profile in _TOUR_PROXIES:
             proxy = lab.add_proxy(profile).proxy
-            yield _see(f"proxy:{profile}", _http(lab.url("ok"), timeout, None, tunnel=(proxy.host, proxy.port)))
+            tunnel = (proxy.host, proxy.port)
+            yield _see(f"proxy:{profile}", _http(lab.url("ok"), timeout, None, tunnel=tunnel), via_proxy=True)
 
 
 def _stale_keepalive(lab: Lab, timeout: float) -> Callable[[_Steps], str]:
