@@ -5,7 +5,7 @@ it (retry, switch proxy, quarantine, back off, fail fast) and proves it against 
 The core uses the standard library only; integrations and tools sit behind extras.
 
 The top level holds the everyday names; the subpackages hold the rest: ``sockwise.retry``,
-``sockwise.runner``, ``sockwise.pool``, ``sockwise.explain``, ``sockwise.probe``,
+``sockwise.runner``, ``sockwise.pool``, ``sockwise.explain``, ``sockwise.probe``, ``sockwise.check``,
 ``sockwise.lab`` and ``sockwise.testing``; the integrations are ``sockwise.httpx``,
 ``sockwise.aiohttp`` and ``sockwise.requests``.
 """

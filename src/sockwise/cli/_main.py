@@ -17,12 +17,13 @@ def cli() -> None:
 
 def _register() -> None:
     # Subcommands import their apps lazily inside their bodies, so `sockwise --help` stays fast.
+    from sockwise.cli._check import check
     from sockwise.cli._demo import demo
     from sockwise.cli._explain import explain
     from sockwise.cli._lab import lab
     from sockwise.cli._probe import probe
 
-    for command in (demo, explain, lab, probe):
+    for command in (check, demo, explain, lab, probe):
         cli.add_command(command)
 
 

@@ -15,12 +15,12 @@ import ssl
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from sockwise._exceptions import ConfigError
-from sockwise._model import Failure, Phase, Proxy
+from sockwise._model import Blame, ErrorCode, Failure, Phase, Proxy
 
 __all__ = ["PhaseTiming", "ProbeResult", "probe"]
 
@@ -32,11 +32,12 @@ _FAILING_STATUSES = frozenset({403, 407, 408, 425, 429, 500, 502, 503, 504})
 
 @dataclass(frozen=True, slots=True)
 class PhaseTiming:
-    """One step of the probe: its phase name, how long it took, and whether it completed."""
+    """One step of the probe: its name, how long it took, whether it completed, and its :class:`Phase`."""
 
     name: str
     ms: float
     ok: bool
+    phase: Phase = Phase.UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +88,24 @@ class ProbeResult:
 
 
 class _Run:
-    """Times phases and remembers the one in progress, for classification."""
+    """Times phases, remembers the one in progress (for classification) and keeps the deadline."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float, deadline: float | None) -> None:
         self.phases: list[PhaseTiming] = []
         self.current = Phase.UNKNOWN
+        self.timeout = timeout
+        self.deadline = deadline
+        self.end = None if deadline is None else time.monotonic() + deadline
+        self.body_bytes = 0
+
+    def left(self) -> float:
+        """The timeout of the next socket operation: the step timeout, cut to what the deadline leaves."""
+        if self.end is None:
+            return self.timeout
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the probe's deadline of {self.deadline:g} s passed")
+        return min(self.timeout, left)
 
     def step(self, phase: Phase, label: str, fn: Callable[[], T]) -> T:
         self.current = phase
@@ -99,13 +113,13 @@ class _Run:
         try:
             result = fn()
         except BaseException:
-            self.phases.append(PhaseTiming(label, (time.perf_counter() - start) * 1000, False))
+            self.phases.append(PhaseTiming(label, (time.perf_counter() - start) * 1000, False, phase))
             raise
-        self.phases.append(PhaseTiming(label, (time.perf_counter() - start) * 1000, True))
+        self.phases.append(PhaseTiming(label, (time.perf_counter() - start) * 1000, True, phase))
         return result
 
 
-class _HandshakeRefused(OSError):
+class ProxyHandshakeRefused(OSError):
     """A proxy answered its handshake with a refusal (CONNECT non-2xx or a SOCKS error reply)."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
@@ -166,9 +180,12 @@ def _http_connect(sock: socket.socket, proxy: Proxy, host: str, port: int) -> No
         lines.append(f"Proxy-Authorization: Basic {token}")
     sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     resp = http.client.HTTPResponse(sock, method="CONNECT")
-    resp.begin()
+    try:
+        resp.begin()
+    finally:
+        resp.close()  # its file holds a reference that would keep the fd open past sock.close()
     if not 200 <= resp.status < 300:
-        raise _HandshakeRefused(f"Tunnel connection failed: {resp.status} {resp.reason}", resp.status)
+        raise ProxyHandshakeRefused(f"Tunnel connection failed: {resp.status} {resp.reason}", resp.status)
 
 
 _SOCKS5_REPLIES = {
@@ -188,13 +205,13 @@ def _socks5(sock: socket.socket, proxy: Proxy, host: str, port: int) -> None:
     sock.sendall(b"\x05" + bytes([len(methods)]) + methods)
     version, method = _recv_exact(sock, 2)
     if version != 5 or method == 0xFF:
-        raise _HandshakeRefused("SOCKS5 proxy accepts none of our authentication methods", 407)
+        raise ProxyHandshakeRefused("SOCKS5 proxy accepts none of our authentication methods", 407)
     if method == 2:
         user = (proxy.username or "").encode()
         password = (proxy.password or "").encode()
         sock.sendall(b"\x01" + bytes([len(user)]) + user + bytes([len(password)]) + password)
         if _recv_exact(sock, 2)[1] != 0:
-            raise _HandshakeRefused("SOCKS5 proxy rejected the username/password", 407)
+            raise ProxyHandshakeRefused("SOCKS5 proxy rejected the username/password", 407)
     try:
         packed = ipaddress.ip_address(host).packed
         addr = (b"\x01" if len(packed) == 4 else b"\x04") + packed
@@ -207,7 +224,7 @@ def _socks5(sock: socket.socket, proxy: Proxy, host: str, port: int) -> None:
     sock.sendall(b"\x05\x01\x00" + addr + struct.pack("!H", port))
     _, reply, _, atyp = _recv_exact(sock, 4)
     if reply != 0:
-        raise _HandshakeRefused(f"SOCKS5 proxy refused: {_SOCKS5_REPLIES.get(reply, f'reply {reply}')}")
+        raise ProxyHandshakeRefused(f"SOCKS5 proxy refused: {_SOCKS5_REPLIES.get(reply, f'reply {reply}')}")
     _recv_exact(sock, {1: 4, 4: 16}.get(atyp, 0) or _recv_exact(sock, 1)[0])
     _recv_exact(sock, 2)
 
@@ -222,7 +239,7 @@ def _socks4(sock: socket.socket, proxy: Proxy, host: str, port: int) -> None:
     sock.sendall(b"\x04\x01" + struct.pack("!H", port) + packed + user + b"\x00" + tail)
     reply = _recv_exact(sock, 8)
     if reply[1] != 0x5A:
-        raise _HandshakeRefused(f"SOCKS4 proxy refused: reply 0x{reply[1]:02x}")
+        raise ProxyHandshakeRefused(f"SOCKS4 proxy refused: reply 0x{reply[1]:02x}")
 
 
 def probe(
@@ -232,6 +249,7 @@ def probe(
     timeout: float = 10.0,
     ssl_context: ssl.SSLContext | None = None,
     method: str = "GET",
+    deadline: float | None = None,
 ) -> ProbeResult:
     """Run one request step by step and classify how far it got.
 
@@ -242,6 +260,9 @@ def probe(
         timeout: the socket timeout of every step.
         ssl_context: the context for TLS to the origin (default: the system's trust store).
         method: the request method.
+        deadline: seconds for the whole probe (None: only the per-step timeout). Each socket
+            operation waits at most what is left and the body is read in chunks, so a trickling
+            body cannot outlast it (it fails ETIMEDOUT in ``body``). Name resolution is not bounded.
 
     Returns:
         The verdict, with the time of each phase. Never raises for a network failure.
@@ -252,25 +273,27 @@ def probe(
     from sockwise._classify import classify, classify_status
 
     scheme, host, port, path = _target(url)
-    run = _Run()
+    run = _Run(timeout, deadline)
     via = proxy is not None
     sock: socket.socket | None = None
+    resp: http.client.HTTPResponse | None = None
     status: int | None = None
-    body = 0
     try:
         if proxy is None:
             address = run.step(Phase.DNS, "resolve", lambda: _resolve(host, port))
-            sock = run.step(Phase.CONNECT, "connect", lambda: _connect(address, timeout))
+            sock = run.step(Phase.CONNECT, "connect", lambda: _connect(address, run.left()))
         else:
             address = run.step(Phase.DNS, "resolve proxy", lambda: _resolve(proxy.host, proxy.port))
-            sock = run.step(Phase.PROXY_CONNECT, "connect to proxy", lambda: _connect(address, timeout))
+            sock = run.step(Phase.PROXY_CONNECT, "connect to proxy", lambda: _connect(address, run.left()))
             if proxy.scheme == "https":
                 ctx = ssl.create_default_context()
                 raw = sock
+                raw.settimeout(run.left())
                 sock = run.step(
                     Phase.PROXY_HANDSHAKE, "tls to proxy", lambda: ctx.wrap_socket(raw, server_hostname=proxy.host)
                 )
             tunnel = sock
+            tunnel.settimeout(run.left())
             if proxy.scheme.startswith("socks5"):
                 run.step(Phase.PROXY_HANDSHAKE, "socks5", lambda: _socks5(tunnel, proxy, host, port))
             elif proxy.scheme == "socks4":
@@ -280,31 +303,52 @@ def probe(
         if scheme == "https":
             ctx = ssl_context or ssl.create_default_context()
             plain = sock
+            plain.settimeout(run.left())
             sock = run.step(Phase.TLS, "tls", lambda: ctx.wrap_socket(plain, server_hostname=host))
         absolute = proxy is not None and proxy.scheme in ("http", "https") and scheme == "http"
         head = _request_head(method, scheme, host, port, path, proxy if absolute else None)
         conn = sock
+        conn.settimeout(run.left())
         run.step(Phase.SEND, "send", lambda: conn.sendall(head))
+        conn.settimeout(run.left())
         resp = http.client.HTTPResponse(conn, method=method)
         run.step(Phase.WAIT, "wait for headers", resp.begin)
         status = resp.status
-        body = len(run.step(Phase.BODY, "body", resp.read))
+        response = resp
+        run.step(Phase.BODY, "body", lambda: _read_body(response, conn, run))
     except ConfigError:
         raise
     except Exception as exc:  # a probe reports every failure as a verdict
-        if isinstance(exc, _HandshakeRefused) and exc.status is not None:
+        if isinstance(exc, ProxyHandshakeRefused) and exc.status is not None:
             exc_status: int | None = exc.status
         else:
             exc_status = None
         failure = classify(exc, phase=run.current, via_proxy=via, status=exc_status)
-        return ProbeResult(url, proxy.redacted if proxy else None, False, status, failure, tuple(run.phases), body)
+        if isinstance(exc, ProxyHandshakeRefused) and failure.code is ErrorCode.UNKNOWN:
+            # A SOCKS reply failure has no status for classify to read, but the probe saw the refusal.
+            failure = replace(failure, code=ErrorCode.PROXY_REFUSED, blame=Blame.PROXY, request_sent=False)
+        return ProbeResult(
+            url, proxy.redacted if proxy else None, False, status, failure, tuple(run.phases), run.body_bytes
+        )
     finally:
+        if resp is not None:  # its file holds a reference that would keep the fd open past sock.close()
+            resp.close()
         if sock is not None:
             sock.close()
     verdict = classify_status(status, via_proxy=via) if status in _FAILING_STATUSES else None
     return ProbeResult(
-        url, proxy.redacted if proxy else None, verdict is None, status, verdict, tuple(run.phases), body
+        url, proxy.redacted if proxy else None, verdict is None, status, verdict, tuple(run.phases), run.body_bytes
     )
+
+
+def _read_body(resp: http.client.HTTPResponse, sock: socket.socket, run: _Run) -> None:
+    """Read the body, one recv at a time within what the deadline leaves, counting bytes in ``run``."""
+    while True:
+        sock.settimeout(run.left())
+        chunk = resp.read1(65536)
+        if not chunk:
+            return
+        run.body_bytes += len(chunk)
 
 
 def _request_head(method: str, scheme: str, host: str, port: int, path: str, absolute_via: Proxy | None) -> bytes:
