@@ -12,7 +12,7 @@ The top level holds the everyday names; the subpackages hold the rest: ``sockwis
 
 from sockwise._classify import classify, classify_status, redact_credentials
 from sockwise._exceptions import ConfigError, ProxyParseError, RequestFailed, SockwiseError, StoreUnavailable
-from sockwise._model import Attempt, Blame, ErrorCode, Failure, Phase, Proxy
+from sockwise._model import Attempt, Blame, ErrorCode, Failure, FailureFields, Phase, Proxy
 from sockwise.pool import ProxyPool, parse_proxies, parse_proxy, store_from_url
 from sockwise.retry import Backoff, Done, GiveUp, Retry, RetryBudget, RetryPolicy, SwitchRoute
 from sockwise.runner import DirectRoutes, FixedProxyRoutes, Runner, RunResult
@@ -28,6 +28,7 @@ __all__ = [
     "Done",
     "ErrorCode",
     "Failure",
+    "FailureFields",
     "FixedProxyRoutes",
     "GiveUp",
     "Phase",

@@ -10,7 +10,7 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 
-__all__ = ["Attempt", "Blame", "ErrorCode", "Failure", "Phase", "Proxy"]
+__all__ = ["Attempt", "Blame", "ErrorCode", "Failure", "FailureFields", "Phase", "Proxy"]
 
 
 class _StrEnum(str, enum.Enum):
@@ -189,8 +189,38 @@ class Proxy:
         return self.redacted
 
 
+class FailureFields:
+    """The failure's code, phase, blame and errno read through an outcome that may have none.
+
+    A mixin for frozen records with a ``failure: Failure | None`` field (an Attempt, a check result).
+    """
+
+    __slots__ = ()
+    failure: Failure | None
+
+    @property
+    def code(self) -> ErrorCode | None:
+        """The failure's code, or None for a success."""
+        return self.failure.code if self.failure else None
+
+    @property
+    def phase(self) -> Phase | None:
+        """The failure's phase, or None for a success."""
+        return self.failure.phase if self.failure else None
+
+    @property
+    def blame(self) -> Blame | None:
+        """The failure's blame, or None for a success."""
+        return self.failure.blame if self.failure else None
+
+    @property
+    def errno(self) -> int | None:
+        """The failure's OS errno, or None."""
+        return self.failure.errno if self.failure else None
+
+
 @dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(FailureFields):
     """The record of one attempt of one request.
 
     Attributes:
@@ -210,21 +240,6 @@ class Attempt:
     action: str = "done"
     delay: float = 0.0
     elapsed: float = 0.0
-
-    @property
-    def code(self) -> ErrorCode | None:
-        """The failure's code, or None for a success."""
-        return self.failure.code if self.failure else None
-
-    @property
-    def phase(self) -> Phase | None:
-        """The failure's phase, or None for a success."""
-        return self.failure.phase if self.failure else None
-
-    @property
-    def blame(self) -> Blame | None:
-        """The failure's blame, or None for a success."""
-        return self.failure.blame if self.failure else None
 
     @property
     def request_sent(self) -> bool | None:

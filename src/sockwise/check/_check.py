@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from sockwise import Blame, ConfigError, ErrorCode, Failure, Phase, Proxy, redact_credentials
+from sockwise import Blame, ConfigError, ErrorCode, Failure, FailureFields, Phase, Proxy, redact_credentials
 from sockwise.probe import ProbeResult, probe
 
 __all__ = [
@@ -77,7 +77,7 @@ class Outcome(str, enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class CheckResult:
+class CheckResult(FailureFields):
     """The check of one proxy.
 
     Attributes:
@@ -114,26 +114,6 @@ class CheckResult:
             detail = _scrub(self.failure.detail, self.proxy)
             if detail != self.failure.detail:
                 object.__setattr__(self, "failure", replace(self.failure, detail=detail))
-
-    @property
-    def code(self) -> ErrorCode | None:
-        """The failure's code, or None when the proxy works."""
-        return self.failure.code if self.failure else None
-
-    @property
-    def phase(self) -> Phase | None:
-        """The phase the failure was seen in, or None."""
-        return self.failure.phase if self.failure else None
-
-    @property
-    def blame(self) -> Blame | None:
-        """Who the failure is blamed on, or None."""
-        return self.failure.blame if self.failure else None
-
-    @property
-    def errno(self) -> int | None:
-        """The OS errno of the failure, if there was one."""
-        return self.failure.errno if self.failure else None
 
     @property
     def detail(self) -> str:
