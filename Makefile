@@ -37,6 +37,7 @@ pytest: $(STAMP) system-deps
 test: lint typecheck pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q --group bench
 	$(BIN)/python -m bench
 
 clean:

@@ -15,7 +15,7 @@ from sockwise._exceptions import ConfigError, ProxyParseError, RequestFailed, So
 from sockwise._model import Attempt, Blame, ErrorCode, Failure, FailureFields, Phase, Proxy
 from sockwise.pool import ProxyPool, parse_proxies, parse_proxy, store_from_url
 from sockwise.retry import Backoff, Done, GiveUp, Retry, RetryBudget, RetryPolicy, SwitchRoute
-from sockwise.runner import DirectRoutes, FixedProxyRoutes, Runner, RunResult
+from sockwise.runner import DirectRoutes, FixedProxyRoutes, PoolRoutes, Runner, RunResult
 
 __version__ = "0.1.0.dev0"
 
@@ -32,6 +32,7 @@ __all__ = [
     "FixedProxyRoutes",
     "GiveUp",
     "Phase",
+    "PoolRoutes",
     "Proxy",
     "ProxyParseError",
     "ProxyPool",

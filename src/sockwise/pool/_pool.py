@@ -10,7 +10,8 @@ Choice, in order of preference:
 1. available (healthy, or half-open with no request of ours on it), not banned for the site,
    not tried in this request: the strategy picks (a sticky session keeps its proxy here);
 2. available and not banned, but tried already;
-3. not banned: the least bad (the ejection that ends soonest, fewest failures);
+3. not banned: the least bad (not tried, healthy before half-open before ejected, fewest
+   requests in flight, then the ejection that ends soonest, fewest failures);
 4. anything: the proxy whose ban ends soonest.
 
 Health lives in the store, keyed by ``Proxy.key`` with wall-clock times, so several processes
@@ -18,6 +19,9 @@ Health lives in the store, keyed by ``Proxy.key`` with wall-clock times, so seve
 ejection by one worker holds for the next lease of every other. In-flight counts, sticky
 sessions and the one-trial rule for half-open proxies are this process's own (two processes
 may each send one trial request).
+
+:meth:`ProxyPool.has_untried` answers from what the last lease read, patched by this process's
+own reports since, without reading the store: a retry loop asks it after every failure.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,6 +53,7 @@ from sockwise.pool._store import HealthStore, store_from_url
 __all__ = ["ProxyPool", "ProxyStatus"]
 
 _FRESH = ProxyHealth()
+_SITES_REMEMBERED = 1024  # sites whose bans has_untried remembers from leases (the oldest is forgotten)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,9 @@ class ProxyPool:
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._in_flight: dict[str, int] = {}
+        # What the last lease read (health of every proxy, bans per site), patched by reports: has_untried's view.
+        self._seen_health: dict[str, ProxyHealth] | None = None
+        self._seen_bans: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     @property
     def proxies(self) -> tuple[Proxy, ...]:
@@ -154,6 +163,8 @@ class ProxyPool:
         healths = self.store.read_many(self._keys)
         banned = self.store.bans(site, now=now) if site else {}
         with self._lock:
+            self._seen_health = healths
+            self._remember_bans(site, banned)
             tried = {self._base_key(k) for k in exclude}
             base = self._choose(now, healths, banned, tried, key)
             self._in_flight[base.key] = self._in_flight.get(base.key, 0) + 1
@@ -182,6 +193,60 @@ class ProxyPool:
         """
         self.release(proxy)
         return self._record(proxy, site, failure, latency)
+
+    def has_untried(self, site: str, *, exclude: Collection[str] = ()) -> bool:
+        """Whether a lease for ``site`` would now give a proxy outside ``exclude``.
+
+        That is: a proxy not in ``exclude``, not banned from the site, and available (healthy, or
+        half-open with no request of ours on it); or, when no proxy not banned is available at
+        all, not even one in ``exclude`` (every proxy ejected: the lease's last resort), any
+        proxy not in ``exclude`` and not banned, since the lease then hands those out first.
+
+        Cheap: it reads no store. It answers from the health and bans the last :meth:`lease` read
+        (for this site), patched by this process's reports since; only a site never leased reads
+        the store. Another process's ejection since that lease is not seen, so the answer is
+        "may exist": a lease after a True may still find only proxies that are out, and then
+        hands out the least bad one, as always.
+
+        Args:
+            site: the host the request goes to.
+            exclude: ``Proxy.key`` of proxies already tried in this request.
+
+        Returns:
+            True when a switch of route would reach another proxy.
+
+        Raises:
+            StoreUnavailable: the store cannot be read (only when nothing was leased before).
+        """
+        site = _site(site)
+        now = self._clock()
+        with self._lock:
+            healths = self._seen_health
+            banned = self._seen_bans.get(site) if site else {}
+        if healths is None:
+            healths = self.store.read_many(self._keys)
+        if banned is None:
+            banned = self.store.bans(site, now=now)
+        with self._lock:
+            if self._seen_health is None:
+                self._seen_health = healths
+            if site:
+                self._remember_bans(site, banned, keep=True)
+            tried = {self._base_key(k) for k in exclude}
+            # What a lease would do: an available untried proxy first; while a tried one is still
+            # available, that one; only when none is available (the last resort) an untried one.
+            tried_available = untried_out = False
+            for key in self._keys:
+                if banned.get(key, 0.0) > now:
+                    continue
+                available = self._available(key, healths, now)
+                if key in tried:
+                    tried_available = tried_available or available
+                elif available:
+                    return True
+                else:
+                    untried_out = True
+        return untried_out and not tried_available
 
     def probe(self, proxy: Proxy, failure: Failure | None, latency: float | None) -> ProxyHealth:
         """Record the outcome of a health probe (not a leased request): it may restore a half-open proxy."""
@@ -240,7 +305,13 @@ class ProxyPool:
         site = _site(site) if site else ""
         banned = bool(site) and self.ban_policy.bans(failure)
         if banned:
-            self.store.set_ban(proxy.key, site, now + self.ban_policy.cooldown, now=now)
+            until = now + self.ban_policy.cooldown
+            self.store.set_ban(proxy.key, site, until, now=now)
+            with self._lock:
+                seen = self._seen_bans.get(site)
+                if seen is not None:
+                    # Copied, not changed in place: a lease may be choosing with the old mapping.
+                    self._seen_bans[site] = {**seen, proxy.key: max(until, seen.get(proxy.key, until))}
         if verdict is Verdict.PROXY_FAILURE or banned:
             with self._lock:
                 if session is not None:
@@ -260,7 +331,20 @@ class ProxyPool:
         def step(health: ProxyHealth) -> ProxyHealth:
             return record(health, failure, latency, now=now, policy=policy, rand=rand, may_eject=may_eject)
 
-        return self.store.update(base, step)
+        after = self.store.update(base, step)
+        with self._lock:
+            if self._seen_health is not None and base in self._index:
+                self._seen_health[base] = after
+        return after
+
+    def _remember_bans(self, site: str, banned: dict[str, float], *, keep: bool = False) -> None:
+        """Note a site's bans as read (under the lock); ``keep`` leaves a newer reading alone."""
+        if not site or (keep and site in self._seen_bans):
+            return
+        self._seen_bans[site] = banned
+        self._seen_bans.move_to_end(site)
+        while len(self._seen_bans) > _SITES_REMEMBERED:
+            self._seen_bans.popitem(last=False)
 
     def _choose(
         self,
@@ -270,15 +354,16 @@ class ProxyPool:
         tried: set[str],
         key: str | None,
     ) -> Proxy:
-        fresh: list[Proxy] = []
-        retry: list[Proxy] = []
-        for proxy in self._proxies:
-            if proxy.key in banned or not self._available(proxy.key, healths, now):
+        # Keys, not Proxy objects: Proxy.key is computed on every read (it hashes credentials).
+        fresh: list[str] = []
+        retry: list[str] = []
+        for proxy_key in self._keys:
+            if proxy_key in banned or not self._available(proxy_key, healths, now):
                 continue
-            (retry if proxy.key in tried else fresh).append(proxy)
+            (retry if proxy_key in tried else fresh).append(proxy_key)
         if key is not None:
             bound = self.sessions.bound(key)
-            if bound is not None and any(p.key == bound for p in fresh):
+            if bound is not None and bound in fresh:
                 return self._by_key[bound]
         for group in (fresh, retry):
             if group:
@@ -286,18 +371,18 @@ class ProxyPool:
                 if key is not None:
                     self.sessions.bind(key, chosen.key)
                 return chosen
-        unbanned = [p for p in self._proxies if p.key not in banned]
+        unbanned = [k for k in self._keys if k not in banned]
         if unbanned:
-            return min(
-                unbanned,
-                key=lambda p: (
-                    p.key in tried,
-                    least_bad_order(healths.get(p.key, _FRESH), now, self.policy),
-                    self._in_flight.get(p.key, 0),
-                    self._index[p.key],
-                ),
-            )
-        return min(self._proxies, key=lambda p: (banned[p.key], self._index[p.key]))
+
+            def badness(k: str) -> tuple[object, ...]:
+                rank, *rest = least_bad_order(healths.get(k, _FRESH), now, self.policy)
+                # Requests in flight before the time an ejection ends: when every proxy is out (an
+                # overload that timed them all out, say), concurrent requests spread over the least
+                # bad instead of all piling on the one ejected first.
+                return (k in tried, rank, self._in_flight.get(k, 0), *rest, self._index[k])
+
+            return self._by_key[min(unbanned, key=badness)]
+        return self._by_key[min(self._keys, key=lambda k: (banned[k], self._index[k]))]
 
     def _available(self, proxy_key: str, healths: dict[str, ProxyHealth], now: float) -> bool:
         state = healths.get(proxy_key, _FRESH).state(now)
@@ -306,15 +391,15 @@ class ProxyPool:
         # Half-open: one request of ours decides; more would all fail together if it is still dead.
         return state is HealthState.HALF_OPEN and self._in_flight.get(proxy_key, 0) == 0
 
-    def _candidates(self, group: list[Proxy], healths: dict[str, ProxyHealth]) -> list[Candidate]:
+    def _candidates(self, group: list[str], healths: dict[str, ProxyHealth]) -> list[Candidate]:
         return [
             Candidate(
-                index=self._index[p.key],
-                key=p.key,
-                in_flight=self._in_flight.get(p.key, 0),
-                latency=healths.get(p.key, _FRESH).latency_ewma,
+                index=self._index[k],
+                key=k,
+                in_flight=self._in_flight.get(k, 0),
+                latency=healths.get(k, _FRESH).latency_ewma,
             )
-            for p in group
+            for k in group
         ]
 
 

@@ -16,6 +16,7 @@ from sockwise.retry._policy import (
     DEFAULT_RETRY_CODES,
     DEFAULT_RETRY_STATUSES,
     DEFAULT_SWITCH_CODES,
+    DEFAULT_SWITCH_STATUSES,
     NEVER_RETRIED,
     RetryPolicy,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_RETRY_CODES",
     "DEFAULT_RETRY_STATUSES",
     "DEFAULT_SWITCH_CODES",
+    "DEFAULT_SWITCH_STATUSES",
     "NEVER_RETRIED",
     "STALE_RACE_CODES",
     "Backoff",

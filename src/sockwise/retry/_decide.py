@@ -6,9 +6,12 @@ The rules, in the order they apply:
 2. The stale keep-alive race (a reused connection failed with a reset, broken pipe or empty
    reply before any response byte) gets one immediate retry on a fresh connection; a second
    such failure is judged like any other.
-3. What failed: an ``HTTP_STATUS`` must be in ``retry_statuses``; a code in ``retry_codes`` may be
-   retried on the same route; a code in ``switch_codes`` only on another route (``no_other_route``
-   when the provider has none); anything else is ``not_retryable``.
+3. What failed: an ``HTTP_STATUS`` in ``switch_statuses`` (a site banning or rate-limiting the
+   proxy: 403, 429) is retried on another route when the provider has one; otherwise a status
+   must be in ``retry_statuses`` (a 429 then waits its ``Retry-After`` on the same route), and a
+   status only in ``switch_statuses`` is the answer (:class:`Done`, as without a pool). A code in
+   ``retry_codes`` may be retried on the same route; a code in ``switch_codes`` only on another
+   route (``no_other_route`` when the provider has none); anything else is ``not_retryable``.
 4. Safety: a request provably never sent (``request_sent is False``) is retried for any method;
    otherwise only an idempotent method, or a request the caller marked ``idempotent``
    (``not_idempotent``).
@@ -19,7 +22,8 @@ The rules, in the order they apply:
    limit is usually per client address. Without one, the backoff decides.
 7. The deadline: a sleep that would reach it is never started (``deadline``).
 
-A failure blamed on the proxy switches route when the provider has another one.
+A failure blamed on the proxy switches route when the provider has another one. A switch waits
+the backoff, never a ``Retry-After``: that concerned the route just left.
 """
 
 from __future__ import annotations
@@ -131,8 +135,14 @@ def decide(state: RetryState, outcome: Outcome, now: float, *, rand: float) -> D
     if stale:
         pass
     elif code is ErrorCode.HTTP_STATUS:
-        if failure.status not in policy.retry_statuses:
-            return GiveUp("not_retryable", failure, f"HTTP {failure.status} is not retried")
+        status = failure.status
+        if status in policy.switch_statuses and outcome.other_routes:
+            switch_only = True
+        elif status not in policy.retry_statuses:
+            if status in policy.switch_statuses:
+                # No other route to try: the refusal is the answer, as it is without a pool.
+                return _DONE
+            return GiveUp("not_retryable", failure, f"HTTP {status} is not retried")
     elif code in policy.retry_codes:
         pass
     elif code in policy.switch_codes:

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_RETRY_CODES",
     "DEFAULT_RETRY_STATUSES",
     "DEFAULT_SWITCH_CODES",
+    "DEFAULT_SWITCH_STATUSES",
     "NEVER_RETRIED",
     "RetryPolicy",
 ]
@@ -56,6 +57,12 @@ EAI_NONAME (the name does not exist) and UNKNOWN."""
 DEFAULT_RETRY_STATUSES: frozenset[int] = frozenset({408, 425, 429, 500, 502, 503, 504})
 """Responses worth another try: timeouts, too early, rate limits and transient server errors."""
 
+DEFAULT_SWITCH_STATUSES: frozenset[int] = frozenset({403, 429})
+"""Responses that refuse the route rather than the request: a site that bans a proxy's address
+answers 403, one that rate-limits it 429. Through a proxy, when the route provider has another
+route, they switch route (and the pool bans that proxy for the site); otherwise a 403 is returned
+as an answer and a 429 is retried on the same route after its ``Retry-After``, as without a pool."""
+
 DEFAULT_IDEMPOTENT_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 """Methods RFC 9110 §9.2.2 defines as idempotent: repeating them is safe once the request was sent."""
 
@@ -69,6 +76,7 @@ _OVERRIDE_KEYS = (
     "retry_codes",
     "retry_delay",
     "retry_statuses",
+    "switch_statuses",
     "timeout",
 )
 
@@ -122,12 +130,12 @@ def _check_retry_codes(value: object) -> frozenset[ErrorCode]:
     return codes
 
 
-def _check_statuses(value: object) -> frozenset[int]:
+def _check_statuses(name: str, value: object) -> frozenset[int]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ConfigError(f"retry_statuses must be a collection of HTTP statuses such as {{503}}, got {value!r}")
+        raise ConfigError(f"{name} must be a collection of HTTP statuses such as {{503}}, got {value!r}")
     for status in value:
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise ConfigError(f"retry_statuses: {status!r} is not an HTTP status (100-599)")
+            raise ConfigError(f"{name}: {status!r} is not an HTTP status (100-599)")
     return frozenset(value)
 
 
@@ -163,7 +171,8 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "timeout": lambda value: _optional_seconds("timeout", value),
     "retry_codes": _check_retry_codes,
     "switch_codes": lambda value: _codes("switch_codes", value),
-    "retry_statuses": _check_statuses,
+    "retry_statuses": lambda value: _check_statuses("retry_statuses", value),
+    "switch_statuses": lambda value: _check_statuses("switch_statuses", value),
     "idempotent_methods": _check_methods,
     "idempotent": _check_idempotent,
     "max_retry_after": _check_max_retry_after,
@@ -186,6 +195,10 @@ class RetryPolicy:
         retry_codes: failures retried on the same route. TLS_CERT and PROXY_AUTH are refused here.
         switch_codes: failures retried only on another route, when the route provider has one.
         retry_statuses: HTTP statuses retried.
+        switch_statuses: HTTP statuses that, through a proxy, switch route when the route
+            provider has another (a site banning or rate-limiting that proxy: 403, 429). Without
+            another route a status here is judged by ``retry_statuses`` alone (a 429 is retried on
+            the same route, a 403 returned). Direct responses are not affected.
         idempotent_methods: methods retried after the request was sent.
         idempotent: a per-request verdict: True says this request is safe to repeat even
             though its method is not idempotent (a POST with an idempotency key); False
@@ -206,6 +219,7 @@ class RetryPolicy:
     retry_codes: frozenset[ErrorCode] = DEFAULT_RETRY_CODES
     switch_codes: frozenset[ErrorCode] = DEFAULT_SWITCH_CODES
     retry_statuses: frozenset[int] = DEFAULT_RETRY_STATUSES
+    switch_statuses: frozenset[int] = DEFAULT_SWITCH_STATUSES
     idempotent_methods: frozenset[str] = DEFAULT_IDEMPOTENT_METHODS
     idempotent: bool | None = None
     max_retry_after: float = 60.0
@@ -230,7 +244,9 @@ class RetryPolicy:
 
         Returns:
             An ``HTTP_STATUS`` failure (request sent, while waiting) for a status in
-            :attr:`retry_statuses`; a ``PROXY_AUTH`` failure (not sent, the proxy's) for a 407
+            :attr:`retry_statuses`, or in :attr:`switch_statuses` through a proxy (blamed on the
+            origin: the site refused that proxy, so the proxy's health is not hurt, but a pool
+            bans it for the site); a ``PROXY_AUTH`` failure (not sent, the proxy's) for a 407
             through a proxy; None otherwise (a 404 is an answer, not a failure). A 502/503/504
             through a proxy is blamed ``unknown``: the proxy may have made it itself.
         """
@@ -244,7 +260,7 @@ class RetryPolicy:
                 status=status,
                 detail="HTTP 407 from the proxy",
             )
-        if status is None or status not in self.retry_statuses:
+        if status is None or (status not in self.retry_statuses and not (proxied and status in self.switch_statuses)):
             return None
         blame = Blame.UNKNOWN if proxied and status in _PROXY_PASSED_ON else Blame.ORIGIN
         return Failure(
@@ -262,7 +278,8 @@ class RetryPolicy:
         Keys: ``retry`` (retries after the first try: attempts = retry + 1), ``attempts``,
         ``retry_delay`` (a fixed wait in seconds, like the seed's axios ``retryDelay`` but in
         seconds), ``backoff`` (a :class:`Backoff`), ``deadline``, ``timeout``, ``idempotent``,
-        ``max_retry_after``, ``retry_statuses``, ``retry_codes``. The budget stays shared.
+        ``max_retry_after``, ``retry_statuses``, ``switch_statuses``, ``retry_codes``. The budget
+        stays shared.
 
         Args:
             overrides: the mapping, e.g. ``{"retry": 5, "retry_delay": 1.0, "idempotent": True}``;

@@ -18,6 +18,7 @@ from sockwise.runner._flow import (
     attempt_flow,
     inspect_response,
 )
+from sockwise.runner._pool_routes import PoolRoutes
 from sockwise.runner._routes import DIRECT, DirectRoutes, FixedProxyRoutes, Route, RouteProvider, route_label
 from sockwise.runner._runner import Runner
 
@@ -30,6 +31,7 @@ __all__ = [
     "DirectRoutes",
     "FixedProxyRoutes",
     "Perform",
+    "PoolRoutes",
     "Raised",
     "Release",
     "ResponseInfo",

@@ -181,7 +181,7 @@ class Runner:
                     await self._arelease(command)
                     command = flow.send(None)
         except StopIteration as stop:
-            return cast("RunResult[R]", stop.value)
+            return stop.value  # type: ignore[no-any-return]  # the flow returns RunResult[R]
         finally:
             flow.close()
 
