@@ -10,6 +10,7 @@ import pytest
 PACKAGES = [
     "sockwise",
     "sockwise._classify",
+    "sockwise.aiohttp",
     "sockwise.check",
     "sockwise.explain",
     "sockwise.lab",

@@ -1,0 +1,350 @@
+"""``RetryMiddleware``: an aiohttp (>= 3.12) client middleware that runs each request through sockwise's runner."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import hdrs
+from aiohttp.payload import BytesPayload
+from multidict import CIMultiDict
+from yarl import URL
+
+from sockwise._exceptions import ConfigError, RequestFailed
+from sockwise._model import Attempt, Phase, Proxy
+from sockwise.aiohttp._errors import attempt_timeout_error, library_error
+from sockwise.aiohttp._hints import CURRENT_ATTEMPT
+from sockwise.aiohttp._options import OVERRIDES
+from sockwise.retry import RetryPolicy
+from sockwise.runner import (
+    DIRECT,
+    SYSTEM_CLOCK,
+    AttemptContext,
+    Clock,
+    FixedProxyRoutes,
+    ResponseInfo,
+    RouteProvider,
+    Runner,
+)
+
+if TYPE_CHECKING:
+    from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+
+__all__ = ["RetryMiddleware"]
+
+_LOGGER = logging.getLogger("sockwise.retry")
+_HTTP_PROXIES = ("http", "https")
+_ONE_SHOT: Mapping[str, object] = {"idempotent": False}
+_FIRST_ERROR_STATUS = 400
+_NO_RETRY_AFTER = {status: ResponseInfo(status) for status in range(100, 400)}
+
+
+def _inspect(response: ClientResponse) -> ResponseInfo:
+    status = response.status
+    if status < _FIRST_ERROR_STATUS:
+        info = _NO_RETRY_AFTER.get(status)
+        if info is not None:
+            return info
+    return ResponseInfo(status, response.headers.get("Retry-After"))
+
+
+def _release(response: ClientResponse) -> None:
+    # A read body has already returned its connection to the pool; an unread one is closed
+    # (aiohttp will not pool a connection with unread bytes).
+    response.release()
+
+
+def _resolve_routes(routes: RouteProvider | None, proxy: Proxy | str | None) -> RouteProvider | None:
+    if proxy is None:
+        return routes
+    if routes is not None:
+        raise ConfigError("give either proxy= (one fixed proxy) or routes= (a route provider), not both")
+    if isinstance(proxy, str):
+        from sockwise.pool import parse_proxy
+
+        proxy = parse_proxy(proxy)
+    if not isinstance(proxy, Proxy):
+        raise ConfigError(f"proxy must be a sockwise.Proxy or a proxy URL such as http://host:8080, got {proxy!r}")
+    return FixedProxyRoutes(proxy)
+
+
+class RetryMiddleware:
+    """Retries aiohttp requests the sockwise way: only what is safe, never past a deadline, never into a storm.
+
+    Use it as an aiohttp (>= 3.12) client middleware::
+
+        retry = RetryMiddleware(RetryPolicy(attempts=4, deadline=10.0))
+        async with aiohttp.ClientSession(middlewares=[retry]) as session:
+            async with session.get(url) as resp:
+                ...
+
+    :func:`sockwise.aiohttp.session` builds a session with it plus a connector that sets TCP
+    keepalive and reports connection reuse (needed for the one immediate retry of the stale
+    keep-alive race). Per request, :func:`sockwise.aiohttp.overrides` changes the policy.
+
+    What an attempt is: connecting, sending, the response head and (unless ``stream``) reading
+    the whole body with ``await resp.read()``, so a body that breaks off is retried and the
+    per-try timeout and the deadline bound a trickling body too. The body stays available to
+    the caller as usual (``await resp.read()`` / ``.text()`` / ``.json()`` return the bytes read).
+    With ``stream=True`` the attempt ends at the response head: the caller reads the body,
+    bounded only by aiohttp's own timeouts (``ClientTimeout.sock_read`` / ``total``), and a failure
+    while reading it is not retried.
+
+    When retries end on an error, a :class:`~sockwise.aiohttp.RetryError` is raised: an
+    ``aiohttp.ClientError`` (usually also of the last attempt's aiohttp type) whose message is
+    the one-line story and whose ``.sockwise`` holds the failure and every attempt. A response
+    with a retried status (503, ...) after the last attempt is returned, not raised (aiohttp's
+    ``raise_for_status`` decides). Responses of failed attempts are released before the next one.
+
+    aiohttp's own hidden replay of an idempotent request (once, on a new connection, after
+    ``ClientOSError`` / ``ServerDisconnectedError``) never happens under this middleware: it
+    never lets those types out (see :class:`~sockwise.aiohttp.ConnectionRetryError`), so the
+    server sees exactly the attempts the policy decided.
+
+    Note: aiohttp's ``ClientTimeout(total=...)`` of the request spans the whole middleware
+    chain, so it bounds all attempts and the sleeps between them; keep it above the policy's
+    ``deadline`` (or leave it None) and let the policy bound each try (``timeout``).
+
+    Args:
+        policy: the retry policy (default :class:`~sockwise.retry.RetryPolicy`). Make one
+            middleware per session: its retry budget is shared by the session's requests.
+        routes: a route provider (direct by default; one fixed proxy with ``proxy=``).
+        proxy: one fixed proxy (a :class:`~sockwise.Proxy` or a URL). HTTP(S) proxies are set
+            per attempt with aiohttp's own proxy support; a SOCKS proxy needs the session's
+            connector to speak it (:func:`sockwise.aiohttp.session` builds one).
+        on_attempt: called with each :class:`~sockwise.Attempt` as it is decided.
+        stream: the default for requests that do not say (see above).
+        clock: time and sleep (a :class:`~sockwise.testing.FakeClock` in tests).
+        rng: the jitter's randomness.
+        logger: where Attempts are logged (``sockwise.retry``).
+
+    Raises:
+        ConfigError: both ``routes`` and ``proxy``, or a proxy URL that does not parse.
+    """
+
+    __slots__ = ("_proxy_args", "_runner", "_socks_key", "_stream")
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        routes: RouteProvider | None = None,
+        proxy: Proxy | str | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        stream: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
+        rng: random.Random | None = None,
+        logger: logging.Logger = _LOGGER,
+    ) -> None:
+        resolved = _resolve_routes(routes, proxy)
+        kwargs: dict[str, object] = {}
+        if resolved is not None:
+            kwargs["routes"] = resolved
+        if rng is not None:
+            kwargs["rng"] = rng
+        from sockwise._classify import classify
+
+        self._runner = Runner(
+            policy=policy if policy is not None else RetryPolicy(),
+            # Given here, not looked up by the runner per request.
+            classify=classify,
+            inspect=_inspect,
+            release=_release,
+            on_attempt=on_attempt,
+            clock=clock,
+            logger=logger,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self._stream = stream
+        self._proxy_args: dict[Proxy, tuple[URL, str | None]] = {}
+        # The SOCKS proxy the session's connector speaks (set by sockwise.aiohttp.session).
+        self._socks_key: str | None = None
+
+    @property
+    def runner(self) -> Runner:
+        """The :class:`~sockwise.runner.Runner` (policy, routes, budget) this middleware drives."""
+        return self._runner
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The default retry policy."""
+        return self._runner.policy
+
+    def __repr__(self) -> str:
+        return f"RetryMiddleware(policy={self._runner.policy!r}, routes={self._runner.routes!r})"
+
+    async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        """Run ``request`` through the attempt loop (aiohttp's middleware signature).
+
+        Raises:
+            RetryError: retries ended on an error (an ``aiohttp.ClientError``; ``.sockwise`` holds the story).
+            ConfigError: a bad per-request override.
+        """
+        stream = self._stream
+        overrides: Mapping[str, object] | None = None
+        options = OVERRIDES.get()
+        if options is not None:
+            overrides = options.policy
+            if options.stream is not None:
+                stream = options.stream
+        body = request.body
+        if body and not isinstance(body, BytesPayload):
+            # A stream or file body may be consumed by the first try: only a failure that
+            # provably sent nothing may be retried.
+            overrides = {**overrides, **_ONE_SHOT} if overrides else _ONE_SHOT
+        send = _Attempts(self, request, handler, stream)
+        try:
+            result = await self._runner.arun(
+                send, method=request.method, host=request.url.raw_host or "", overrides=overrides
+            )
+        except RequestFailed as failed:
+            raise library_error(failed) from failed
+        return result.response
+
+    def _proxy(self, proxy: Proxy) -> tuple[URL, str | None]:
+        args = self._proxy_args.get(proxy)
+        if args is None:
+            url = URL.build(scheme=proxy.scheme, host=proxy.host, port=proxy.port)
+            auth = None
+            if proxy.username is not None:
+                token = base64.b64encode(f"{proxy.username}:{proxy.password or ''}".encode()).decode("ascii")
+                auth = f"Basic {token}"
+            args = self._proxy_args[proxy] = (url, auth)
+        return args
+
+
+class _Attempts:
+    """The ``send`` of one request: performs one attempt per call on the route the runner chose."""
+
+    __slots__ = ("_auth_header_set", "_handler", "_middleware", "_original_proxy", "_request", "_stream")
+
+    def __init__(
+        self, middleware: RetryMiddleware, request: ClientRequest, handler: ClientHandlerType, stream: bool
+    ) -> None:
+        self._middleware = middleware
+        self._request = request
+        self._handler = handler
+        self._stream = stream
+        self._original_proxy: tuple[URL | None, aiohttp.BasicAuth | None, object] | None = None
+        self._auth_header_set = False
+
+    async def __call__(self, ctx: AttemptContext) -> ClientResponse:
+        route = ctx.route
+        if route != DIRECT or self._original_proxy is not None:
+            self._route(ctx)
+        token = CURRENT_ATTEMPT.set(ctx)
+        try:
+            if ctx.timeout is not None:
+                return await self._bounded(ctx, ctx.timeout)
+            if ctx.number > 1:
+                self._check_body()
+            # _attempt inlined: this is the path of every request without a per-try timeout.
+            response = await self._handler(self._request)
+            if self._stream:
+                return response
+            ctx.phase = Phase.BODY
+            try:
+                await response.read()
+            except BaseException:
+                response.close()
+                raise
+            return response
+        finally:
+            CURRENT_ATTEMPT.reset(token)
+
+    def _check_body(self) -> None:
+        body = self._request.body
+        if body and body.consumed:
+            raise ConfigError(
+                f"the request body ({type(body).__name__}) was consumed by an earlier attempt and cannot be "
+                "sent again; pass bytes or a seekable file to retry it"
+            )
+
+    async def _attempt(self, ctx: AttemptContext) -> ClientResponse:
+        if ctx.number > 1:
+            self._check_body()
+        response = await self._handler(self._request)
+        if self._stream:
+            return response
+        ctx.phase = Phase.BODY
+        try:
+            await response.read()
+        except BaseException:
+            # Never hand a half-read connection back to the pool.
+            response.close()
+            raise
+        return response
+
+    if sys.version_info >= (3, 11):
+
+        async def _bounded(self, ctx: AttemptContext, timeout: float) -> ClientResponse:
+            began = time.monotonic()
+            scope = asyncio.timeout(timeout)
+            try:
+                async with scope:
+                    return await self._attempt(ctx)
+            except TimeoutError as exc:
+                if not scope.expired():
+                    raise  # aiohttp's own timeout, not ours
+                raise attempt_timeout_error(ctx, time.monotonic() - began) from exc
+
+    else:
+
+        async def _bounded(self, ctx: AttemptContext, timeout: float) -> ClientResponse:
+            began = time.monotonic()
+            try:
+                return await asyncio.wait_for(self._attempt(ctx), timeout)
+            except asyncio.TimeoutError as exc:
+                if isinstance(exc, aiohttp.ClientError):
+                    raise  # aiohttp's own timeout, not ours
+                raise attempt_timeout_error(ctx, time.monotonic() - began) from exc
+
+    def _route(self, ctx: AttemptContext) -> None:
+        request = self._request
+        original = self._original_proxy
+        if original is None:
+            original = self._original_proxy = (request.proxy, request.proxy_auth, request.proxy_headers)
+        if self._auth_header_set:
+            # Set by the previous attempt for its proxy: never let it reach another route.
+            request.headers.popall(hdrs.PROXY_AUTHORIZATION, None)
+            self._auth_header_set = False
+        proxy, auth, headers = original
+        route = ctx.route
+        if not isinstance(route, Proxy):
+            request.update_proxy(proxy, auth, _copy(headers))
+            return
+        if route.scheme in _HTTP_PROXIES:
+            url, credentials = self._middleware._proxy(route)
+            headers = _copy(headers)
+            if credentials is not None:
+                if request.is_ssl():
+                    # The credentials go to the proxy in the CONNECT request, never through the tunnel.
+                    headers = headers if headers is not None else CIMultiDict()
+                    headers[hdrs.PROXY_AUTHORIZATION] = credentials
+                else:
+                    # An absolute-form request is read by the proxy itself (aiohttp does the same).
+                    request.headers[hdrs.PROXY_AUTHORIZATION] = credentials
+                    self._auth_header_set = True
+            request.update_proxy(url, None, headers)
+            return
+        if route.key != self._middleware._socks_key:
+            raise ConfigError(
+                f"the SOCKS proxy {route.redacted} needs a connector that speaks SOCKS: use "
+                "sockwise.aiohttp.session(proxy=...) (one SOCKS proxy per session); aiohttp's proxy= takes "
+                "HTTP proxies only"
+            )
+        # The session's connector tunnels every connection through this SOCKS proxy.
+        request.update_proxy(None, None, None)
+
+
+def _copy(headers: object) -> CIMultiDict[str] | None:
+    # aiohttp writes the Host header into proxy_headers when it connects: each attempt gets its own
+    # copy, so the pool key (a hash of these headers) stays the same from request to request.
+    return CIMultiDict(headers) if headers else None  # type: ignore[arg-type]
