@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import random
@@ -32,9 +33,10 @@ __all__ = ["Runner"]
 R = TypeVar("R")
 
 
+@functools.cache
 def _default_classifier() -> Classifier:
-    # Imported on first use: the classifier loads its per-library tables lazily, and tests
-    # of the runner pass their own.
+    # Imported on first use (the classifier loads its per-library tables lazily, and tests of
+    # the runner pass their own), then cached: this runs once per request.
     module = importlib.import_module("sockwise._classify")
     return cast(Classifier, module.classify)
 
