@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench system-deps clean
+.PHONY: demo test lint typecheck pytest bench matrix system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q --group bench
 	$(BIN)/python -m bench
+
+# Regenerate docs/matrix.md from real runs (as root, for the namespace rows).
+matrix: $(STAMP)
+	$(BIN)/python -m tests.matrix
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

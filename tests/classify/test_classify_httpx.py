@@ -96,6 +96,14 @@ def connect(raw: BaseException) -> BaseException:
     return via_httpx(core(CONNECT_MAP, raw))
 
 
+def https_connect(raw: BaseException) -> BaseException:
+    """A connect error as httpx.Client raises it: with its request (an https URL) attached."""
+    exc = connect(raw)
+    assert isinstance(exc, httpx.RequestError)
+    exc.request = httpx.Request("GET", "https://127.0.0.1:8443/x")
+    return exc
+
+
 def read(raw: BaseException) -> BaseException:
     return via_httpx(core(READ_MAP, raw))
 
@@ -160,7 +168,9 @@ CASES: list[tuple[str, Callable[[], BaseException], Shape]] = [
     ),
     ("wrong-version", lambda: connect(WRONG_VERSION), (E.EPROTO, P.TLS, B.ORIGIN, False, None, None)),
     ("cert", lambda: connect(CERT), (E.TLS_CERT, P.TLS, B.ORIGIN, False, None, None)),
-    ("reset-in-handshake", lambda: connect(RESET), (E.ECONNRESET, P.TLS, B.ORIGIN, False, 104, None)),
+    # A connect with a timeout can return ECONNRESET too (SO_ERROR after a non-blocking connect):
+    # for an https URL the TLS handshake is the likelier place.
+    ("reset-in-handshake", lambda: https_connect(RESET), (E.ECONNRESET, P.TLS, B.ORIGIN, False, 104, None)),
     (
         "plain-server-closes-in-handshake",
         lambda: connect(TLS_EOF),
@@ -277,7 +287,7 @@ def test_proxy_connect_hint_is_the_proxy() -> None:
 def test_tunnel_dying_is_the_proxys() -> None:
     """CONNECT answered 200, then the tunnel closes during TLS: an EOF in TLS, blamed on the proxy."""
     assert shape(classify(connect(TLS_EOF), via_proxy=True)) == (E.UNEXPECTED_EOF, P.TLS, B.PROXY, False, None, None)
-    assert shape(classify(connect(RESET), via_proxy=True)) == (E.ECONNRESET, P.TLS, B.PROXY, False, 104, None)
+    assert shape(classify(https_connect(RESET), via_proxy=True)) == (E.ECONNRESET, P.TLS, B.PROXY, False, 104, None)
 
 
 def test_proxy_closing_on_connect_with_hint() -> None:

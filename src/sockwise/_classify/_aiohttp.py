@@ -44,6 +44,7 @@ __all__ = ["build_aiohttp_socks_table", "build_aiohttp_table", "build_python_soc
 _PAYLOAD_ERRNO = re.compile(r"\. [A-Za-z]*Error\((\d+), ")
 #: What aiohttp's connector covers: the TCP connect and TLS (to the origin, or to an HTTPS proxy).
 _CONNECTOR = phase_set(Phase.PROXY_CONNECT, Phase.CONNECT, Phase.TLS)
+_PLAIN_CONNECTOR = phase_set(Phase.PROXY_CONNECT, Phase.CONNECT)
 #: aiohttp's connect timeout: pool wait, resolving, connecting, TLS and the proxy's CONNECT.
 _CONNECT_TIMEOUT = phase_set(Phase.DNS, Phase.PROXY_CONNECT, Phase.PROXY_HANDSHAKE, Phase.CONNECT, Phase.TLS)
 _HANDSHAKE = phase_set(Phase.PROXY_HANDSHAKE)
@@ -54,6 +55,15 @@ def _payload_clue(exc: BaseException) -> Clue:
     match = _PAYLOAD_ERRNO.search(text)
     number = int(match.group(1)) if match else None
     return Clue(ErrorCode.UNEXPECTED_EOF, BODY_ONLY, proof=True, errno=number if is_real_errno(number) else None)
+
+
+def _no_tls(exc: BaseException) -> bool:
+    # ClientConnectorError keeps the connection key; is_ssl is False for an http:// origin.
+    return getattr(getattr(exc, "_conn_key", None), "is_ssl", None) is False
+
+
+def _tls(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "_conn_key", None), "is_ssl", None) is True
 
 
 def _status_clue(exc: BaseException) -> Clue:
@@ -89,6 +99,13 @@ def build_aiohttp_table() -> Table:
             Rule(
                 aiohttp.ClientProxyConnectionError, Clue(None, phase_set(Phase.PROXY_CONNECT), proof=True, proxy=True)
             ),
+            # Without TLS (an http:// origin) the connector's failure is the connect itself: asyncio
+            # reads SO_ERROR after connect() completes, so a RST right after the handshake comes out
+            # as ConnectionResetError('Connect call failed') - before any request byte.
+            Rule(aiohttp.ClientConnectorError, Clue(None, _PLAIN_CONNECTOR, Phase.CONNECT, proof=True), when=_no_tls),
+            # With TLS, a reset there is most likely the handshake (a round trip, where the socket
+            # setup after connect() takes microseconds).
+            Rule(aiohttp.ClientConnectorError, Clue(None, _CONNECTOR, Phase.TLS), when=_tls),
             Rule(aiohttp.ClientConnectorError, Clue(None, _CONNECTOR, Phase.CONNECT)),
             Rule(aiohttp.ClientHttpProxyError, build=_proxy_status_clue),
             Rule(aiohttp.ContentTypeError, Clue(None, BODY_ONLY, proof=True, blame=Blame.ORIGIN)),
@@ -150,7 +167,9 @@ def socks_reply_clue(error_code: object, message: str) -> Clue:
         PROXY_AUTH for a 407 or a refused login, PROXY_REFUSED for any other refusal,
         EPROTO for a reply that does not parse; always in the proxy handshake.
     """
-    if type(error_code) is int:
+    if isinstance(error_code, int) and not isinstance(error_code, bool):
+        # python-socks hands its reply codes over as IntEnum members (ReplyCode), not plain ints.
+        error_code = int(error_code)
         if _MIN_STATUS <= error_code <= _MAX_STATUS:
             return proxy_status_clue(error_code)
         if error_code in _SOCKS4_IDENTD:

@@ -35,6 +35,11 @@ def _children(exc: BaseException) -> Iterator[BaseException]:
     # from tracebacks, and it can still hold the original error, so it is followed.
     if context is not None and (cause is not None or not exc.__suppress_context__):
         yield context
+    yield from _attached(exc)
+
+
+def _attached(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions ``exc`` holds as attributes: ``.reason``, ``.os_error``, in ``.args``, group members."""
     for name in _ATTRIBUTES:
         try:
             value = getattr(exc, name, None)
@@ -109,6 +114,30 @@ def _is_ssl_error(exc: BaseException) -> bool:
     return ssl is not None and isinstance(exc, ssl.SSLError)
 
 
+def _wrapped(exc: BaseException) -> Iterator[BaseException]:
+    """What ``exc`` wraps on purpose: its ``__cause__`` and its attributes, not its implicit context."""
+    if exc.__cause__ is not None:
+        yield exc.__cause__
+    yield from _attached(exc)
+
+
+def _errno_in(exc: BaseException, depth: int, seen: set[int]) -> tuple[bool, int | None]:
+    """``(found, errno)`` for ``exc``: what it wraps first, then its own errno, then its context."""
+    if id(exc) in seen or depth > MAX_DEPTH or len(seen) >= MAX_LINKS:
+        return False, None
+    seen.add(id(exc))
+    for child in _wrapped(exc):
+        found, value = _errno_in(child, depth + 1, seen)
+        if found:
+            return True, value
+    if isinstance(exc, OSError) and type(exc.errno) is int:
+        return True, None if _is_ssl_error(exc) or not is_real_errno(exc.errno) else exc.errno
+    context = exc.__context__
+    if context is not None and (exc.__cause__ is not None or not exc.__suppress_context__):
+        return _errno_in(context, depth + 1, seen)
+    return False, None
+
+
 def deepest_errno(chain: list[tuple[BaseException, int]]) -> int | None:
     """The OS errno of the deepest exception in the chain that carries one.
 
@@ -118,17 +147,19 @@ def deepest_errno(chain: list[tuple[BaseException, int]]) -> int | None:
     SSL_ERROR_EOF), not an OS errno, and the copies above it are not either: the result is
     None. Negative resolver codes (``socket.gaierror``) are not OS errnos either.
 
+    "Deepest" follows what an exception wraps on purpose (``__cause__``, ``.reason``,
+    ``.os_error``, ``.args``, group members) before its own errno, and its implicit
+    ``__context__`` only when neither gives one: the context is an error that was being
+    *handled* when this one was raised, not its cause. The ssl module raises a reset from
+    inside its handling of ENOTCONN (a socket reset before ``wrap_socket``), and anyio raises
+    it inside its handling of ``SSLWantReadError``: the reset is the errno, not what was handled.
+
     Args:
-        chain: the output of :func:`links`.
+        chain: the output of :func:`links` (its first element is the exception raised).
 
     Returns:
         The errno, or None when the chain holds none.
     """
-    best_depth = -1
-    best: int | None = None
-    for exc, depth in chain:
-        if not isinstance(exc, OSError) or type(exc.errno) is not int or depth <= best_depth:
-            continue
-        best_depth = depth
-        best = None if _is_ssl_error(exc) or not is_real_errno(exc.errno) else exc.errno
-    return best
+    if not chain:
+        return None
+    return _errno_in(chain[0][0], 0, set())[1]

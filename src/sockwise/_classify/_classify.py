@@ -95,9 +95,10 @@ def classify(
     proxy handshake; a resolver error proves DNS; a truncated body (``IncompleteRead``,
     ``ChunkedEncodingError``, ``ClientPayloadError``, ...) proves the body; a certificate
     rejection or the ssl module's handshake timer proves the TLS handshake; ECONNREFUSED and
-    EADDRNOTAVAIL prove a connect and ECONNRESET/EPIPE prove an established connection. A
-    rejected hint is replaced by the nearest phase the exception allows. Through a proxy the
-    only TCP connect is to the proxy, so a ``connect`` hint becomes ``proxy_connect``.
+    EADDRNOTAVAIL prove a connect, EPIPE an established connection, and ECONNRESET a
+    connection at least being made (a connect with a timeout can return it). A rejected hint
+    is replaced by the nearest phase the exception allows. Through a proxy the only TCP
+    connect is to the proxy, so a ``connect`` hint becomes ``proxy_connect``.
 
     **Blame.** EMFILE, EADDRNOTAVAIL, ECONNABORTED (Linux's own abort) and bad local input are
     ``local``. Anything while talking to the proxy (``proxy_connect``, ``proxy_handshake``:
@@ -110,6 +111,9 @@ def classify(
     host name failed, ``proxy``; direct, EAI_NONAME (the name does not exist) is the
     ``origin``'s and EAI_AGAIN (the resolver could not answer) or a resolver timeout the
     ``network``'s; when a proxy was used but the name that failed is unknown, ``unknown``.
+    Through a proxy, ``origin`` (which tells a pool the proxy hop worked) needs the proxy
+    handshake provably behind: while the phase is a guess that may be the proxy handshake's (a
+    read timer, a bad status line), it is ``unknown``.
     A 407 response through a forwarding proxy is the proxy's PROXY_AUTH.
 
     **errno** is an OS errno only (never an ``ssl`` or resolver code), and only when it stands
@@ -181,6 +185,17 @@ def classify(
         proxy_dns=proxy_hop or hint is Phase.PROXY_CONNECT,
         kernel_timeout=errno == errno_module.ETIMEDOUT,
     )
+    if (
+        explicit_blame is None
+        and blame is Blame.ORIGIN
+        and proxied
+        and not certain
+        and Phase.PROXY_HANDSHAKE in possible
+    ):
+        # ORIGIN through a proxy says the proxy hop worked (a pool counts it as the proxy's
+        # success), so it needs the proxy's handshake provably behind. A read timer or a bad
+        # status line that may as well be the CONNECT reply's (a blackhole proxy) says nobody.
+        blame = Blame.UNKNOWN
 
     errno_out = errno
     if decisive and (from_errno is None or from_errno.code is not code):

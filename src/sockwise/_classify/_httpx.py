@@ -38,6 +38,26 @@ __all__ = ["build_httpcore_table", "build_httpx_table"]
 _STATUS = re.compile(r"(\d{3})\b")
 _HANDSHAKE = phase_set(Phase.PROXY_HANDSHAKE)
 _SOCKS_AUTH = ("Invalid username/password", "Requested ")
+#: httpx's connect stage for an http:// URL: no TLS with the origin (TLS to an HTTPS proxy is proxy_connect).
+_PLAIN_CONNECT_STAGE = phase_set(Phase.DNS, Phase.PROXY_CONNECT, Phase.CONNECT)
+
+
+def _scheme(exc: BaseException) -> str | None:
+    # httpx exceptions carry the request; httpcore's do not. ``.request`` raises when unset.
+    try:
+        request = exc.request  # type: ignore[attr-defined]
+    except RuntimeError:
+        return None
+    scheme = getattr(getattr(request, "url", None), "scheme", None)
+    return scheme if isinstance(scheme, str) else None
+
+
+def _plain_http(exc: BaseException) -> bool:
+    return _scheme(exc) == "http"
+
+
+def _https(exc: BaseException) -> bool:
+    return _scheme(exc) == "https"
 
 
 def _message(exc: BaseException) -> str:
@@ -66,8 +86,13 @@ def _remote_protocol_clue(exc: BaseException) -> Clue:
     return Clue(ErrorCode.EPROTO, READING, Phase.WAIT)
 
 
-def _rules(m: ModuleType) -> list[Rule]:
-    """The rows httpx and httpcore share: same class names, same meaning."""
+def _rules(m: ModuleType, connect_guess: Phase | None = Phase.CONNECT) -> list[Rule]:
+    """The rows httpx and httpcore share: same class names, same meaning.
+
+    ``connect_guess`` is ConnectError's best guess. httpcore's has none: under httpx (which
+    knows the URL's scheme, so whether a TLS handshake was part of connecting) the deeper
+    httpcore guess would otherwise win over httpx's better one.
+    """
     timeout = ErrorCode.ETIMEDOUT
     return [
         Rule(m.ProxyError, build=_proxy_error_clue),
@@ -77,7 +102,7 @@ def _rules(m: ModuleType) -> list[Rule]:
         # Waiting for a free connection in our own pool: nothing was sent, nobody remote is slow.
         Rule(m.PoolTimeout, Clue(timeout, sent=False, blame=Blame.LOCAL)),
         Rule(m.TimeoutException, Clue(timeout)),
-        Rule(m.ConnectError, Clue(None, CONNECT_STAGE, Phase.CONNECT)),
+        Rule(m.ConnectError, Clue(None, CONNECT_STAGE, connect_guess)),
         Rule(m.ReadError, Clue(None, READING, Phase.WAIT)),
         Rule(m.WriteError, Clue(None, WRITING, Phase.SEND)),
         Rule(m.RemoteProtocolError, build=_remote_protocol_clue),
@@ -90,7 +115,7 @@ def build_httpcore_table() -> Table:
     """The httpcore table."""
     import httpcore
 
-    return Table("httpcore", tuple(_rules(httpcore)))
+    return Table("httpcore", tuple(_rules(httpcore, connect_guess=None)))
 
 
 def build_httpx_table() -> Table:
@@ -100,6 +125,13 @@ def build_httpx_table() -> Table:
     return Table(
         "httpx",
         (
+            # An http:// URL has no TLS with the origin, so a reset in httpx's connect stage
+            # (httpcore's setsockopt right after connect() meets a RST that already arrived)
+            # is the connect, not TLS: the request never left.
+            Rule(httpx.ConnectError, Clue(None, _PLAIN_CONNECT_STAGE, Phase.CONNECT, proof=True), when=_plain_http),
+            # For an https:// URL a reset in the connect stage is most likely the TLS handshake (the
+            # socket setup right after connect() takes microseconds, the handshake a round trip).
+            Rule(httpx.ConnectError, Clue(None, CONNECT_STAGE, Phase.TLS), when=_https),
             *_rules(httpx),
             Rule(httpx.DecodingError, Clue(ErrorCode.EPROTO, BODY_ONLY, proof=True)),
             Rule(httpx.TooManyRedirects, Clue(None, phase_set(Phase.WAIT), blame=Blame.ORIGIN)),

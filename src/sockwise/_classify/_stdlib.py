@@ -108,8 +108,10 @@ def build_ssl_table(*, openssl3: bool | None = None) -> Table:
             Rule(ssl.SSLCertVerificationError, Clue(ErrorCode.TLS_CERT, TLS_HANDSHAKE, Phase.TLS, proof=True)),
             Rule(ssl.SSLEOFError, build=eof_clue),
             Rule(ssl.SSLZeroReturnError, Clue(ErrorCode.UNEXPECTED_EOF, SSL_IO, Phase.WAIT)),
-            Rule(ssl.SSLWantReadError, Clue(None, SSL_IO)),
-            Rule(ssl.SSLWantWriteError, Clue(None, SSL_IO)),
+            # Seen in async chains (asyncio's and anyio's TLS layers): the TLS layer was waiting
+            # for the peer, so TLS is the best guess when nothing narrower is known.
+            Rule(ssl.SSLWantReadError, Clue(None, SSL_IO, Phase.TLS)),
+            Rule(ssl.SSLWantWriteError, Clue(None, SSL_IO, Phase.TLS)),
             Rule(ssl.SSLSyscallError, Clue(None, SSL_IO, Phase.TLS)),
             Rule(ssl.SSLError, build=_ssl_error_clue),
         ),
@@ -248,6 +250,9 @@ def build_asyncio_table() -> Table:
 
 #: The messages of the socket and ssl timers that are not the TLS handshake's.
 _NOT_HANDSHAKE_TIMERS = frozenset({"timed out", "The read operation timed out", "The write operation timed out"})
+#: The ssl module's timers on an established TLS connection: a read (the CONNECT reply of an
+#: HTTPS proxy, headers or body) or a write (the request, or a CONNECT to an HTTPS proxy).
+_TLS_READ_TIMER, _TLS_WRITE_TIMER = "The read operation timed out", "The write operation timed out"
 
 
 def _timeout_clue(exc: BaseException) -> Clue:
@@ -257,6 +262,10 @@ def _timeout_clue(exc: BaseException) -> Clue:
     text = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else ""
     if text.endswith("The handshake operation timed out"):
         return Clue(ErrorCode.ETIMEDOUT, TLS_HANDSHAKE, Phase.TLS, proof=True)
+    if text == _TLS_READ_TIMER:
+        return Clue(ErrorCode.ETIMEDOUT, HEADERS | BODY_ONLY, Phase.WAIT)
+    if text == _TLS_WRITE_TIMER:
+        return Clue(ErrorCode.ETIMEDOUT, phase_set(Phase.PROXY_HANDSHAKE, Phase.SEND), Phase.SEND)
     if text in _NOT_HANDSHAKE_TIMERS:
         return Clue(ErrorCode.ETIMEDOUT, ANY_PHASE - {Phase.TLS})
     return Clue(ErrorCode.ETIMEDOUT)

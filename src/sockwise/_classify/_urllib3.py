@@ -4,10 +4,14 @@ urllib3 traps handled here:
 
 - ``NewConnectionError`` subclasses ``ConnectTimeoutError``: a refused connection is not a
   timeout, so it comes first and brings no code (the errno decides).
-- ``ProxyError('Unable to connect to proxy', err)`` wraps anything that failed before the
-  proxy connection was up, including the CONNECT refusal (``http.client`` closes the
-  connection, which resets urllib3's flag): it marks the proxy hop; the wrapped error says
-  what happened.
+- ``ProxyError('Unable to connect to proxy', err)`` wraps anything that failed while the
+  connection's "connected to the proxy" flag was down. That is before the proxy connection was
+  up, and also whenever ``http.client`` closed the connection, which resets the flag: on a
+  CONNECT refusal, and on any ``ConnectionError`` from ``getresponse()`` - an empty reply or a
+  reset *after the request was sent* through a working tunnel or forwarding proxy. The wrapped
+  error tells which (measured with urllib3 2.8 on the lab: a reset or an empty reply from the
+  origin through a CONNECT tunnel arrives as ``ProxyError``, while a reset during the CONNECT
+  exchange itself arrives as ``ProtocolError('Connection aborted.')``).
 - ``ProtocolError`` says where by its fixed first argument: ``'Connection aborted.'`` from
   ``urlopen`` (TLS, send or wait: hidden), ``'Connection broken: ...'`` and ``'Response ended
   prematurely'`` while streaming the body.
@@ -42,6 +46,8 @@ _ABORTED = phase_set(Phase.PROXY_HANDSHAKE, Phase.TLS, Phase.SEND, Phase.WAIT)
 #: urllib3's read timeout: CONNECT reply, TLS handshake (validate_conn), headers or body.
 _READ_TIMEOUT = phase_set(Phase.PROXY_CONNECT, Phase.PROXY_HANDSHAKE, Phase.TLS, Phase.WAIT, Phase.BODY)
 _CONNECT = phase_set(Phase.CONNECT)
+#: What urllib3 wraps in ProxyError once http.client closed the connection in getresponse().
+_AFTER_REQUEST = phase_set(Phase.WAIT)
 _RESPONSE_ERROR = re.compile(r"too many (\d{3}) error responses")
 
 
@@ -60,6 +66,20 @@ def _protocol_error_clue(exc: BaseException) -> Clue:
     if text.startswith("Response chunk"):
         return Clue(ErrorCode.EPROTO, BODY_ONLY, proof=True)
     return Clue()
+
+
+def _proxy_error_clue(exc: BaseException) -> Clue:
+    import http.client
+
+    wrapped = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], BaseException) else exc.__cause__
+    if isinstance(wrapped, http.client.RemoteDisconnected):
+        # Only getresponse() raises it under ProxyError (a CONNECT reply cut short is a
+        # ProtocolError): the request was written, the response never came.
+        return Clue(None, _AFTER_REQUEST, Phase.WAIT, proxy=True)
+    if isinstance(wrapped, ConnectionError) and wrapped.errno is not None:
+        # getresponse() again, or the TLS handshake with an HTTPS proxy.
+        return Clue(None, _AFTER_REQUEST | {Phase.PROXY_CONNECT}, Phase.WAIT, proxy=True)
+    return Clue(None, _PROXY_HOP, Phase.PROXY_CONNECT, proxy=True)
 
 
 def _response_error_clue(exc: BaseException) -> Clue:
@@ -81,7 +101,7 @@ def build_urllib3_table() -> Table:
             Rule(u.ConnectTimeoutError, Clue(ErrorCode.ETIMEDOUT, _CONNECT, proof=True)),
             Rule(u.ReadTimeoutError, Clue(ErrorCode.ETIMEDOUT, _READ_TIMEOUT, Phase.WAIT)),
             Rule(u.TimeoutError, timeout),
-            Rule(u.ProxyError, Clue(None, _PROXY_HOP, Phase.PROXY_CONNECT, proxy=True)),
+            Rule(u.ProxyError, build=_proxy_error_clue),
             Rule(u.SSLError, Clue(ErrorCode.EPROTO, SSL_IO, Phase.TLS)),
             Rule(u.IncompleteRead, Clue(ErrorCode.UNEXPECTED_EOF, BODY_ONLY, proof=True)),
             Rule(u.InvalidChunkLength, Clue(ErrorCode.EPROTO, BODY_ONLY, proof=True)),
@@ -111,7 +131,8 @@ def build_requests_table() -> Table:
         "requests",
         (
             Rule(r.ConnectTimeout, Clue(ErrorCode.ETIMEDOUT, _CONNECT, proof=True)),
-            Rule(r.ProxyError, Clue(None, _PROXY_HOP, Phase.PROXY_CONNECT, proxy=True)),
+            # Always wraps urllib3's ProxyError (MaxRetryError.reason), whose clue says where.
+            Rule(r.ProxyError, Clue(None, proxy=True)),
             Rule(r.ConnectionError, Clue(ErrorCode.ETIMEDOUT, BODY_ONLY, proof=True), when=streaming_read_timeout),
             Rule(r.ReadTimeout, Clue(ErrorCode.ETIMEDOUT, _READ_TIMEOUT - BODY_ONLY, Phase.WAIT)),
             Rule(r.Timeout, Clue(ErrorCode.ETIMEDOUT)),

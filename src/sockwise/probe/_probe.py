@@ -347,6 +347,8 @@ def _read_body(resp: http.client.HTTPResponse, sock: socket.socket, run: _Run) -
         sock.settimeout(run.left())
         chunk = resp.read1(65536)
         if not chunk:
+            if resp.length:  # read1 ends a body cut short of its Content-Length silently; read() would not
+                raise http.client.IncompleteRead(b"", resp.length)
             return
         run.body_bytes += len(chunk)
 
