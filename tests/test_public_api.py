@@ -16,6 +16,7 @@ PACKAGES = [
     "sockwise.lab",
     "sockwise.pool",
     "sockwise.probe",
+    "sockwise.requests",
     "sockwise.retry",
     "sockwise.runner",
 ]

@@ -1,0 +1,328 @@
+"""RetryAdapter: sockwise's attempt loop as a requests ``HTTPAdapter``."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
+from urllib3.connection import HTTPConnection
+from urllib3.util import Retry, Timeout
+
+from sockwise._classify import classify
+from sockwise._exceptions import ConfigError, RequestFailed
+from sockwise._model import Attempt, Phase, Proxy
+from sockwise._sockopts import KeepAlive
+from sockwise.requests._connection import POOL_CLASSES, AttemptState, current
+from sockwise.requests._errors import library_error
+from sockwise.requests._options import ONE_SHOT, check_overrides, current_overrides, merge
+from sockwise.requests._socks import SocksPoolManager
+from sockwise.retry import RetryPolicy
+from sockwise.runner import DIRECT, AttemptContext, DirectRoutes, FixedProxyRoutes, RouteProvider, Runner
+
+__all__ = ["RetryAdapter", "resolve_routes"]
+
+SocketOption = tuple[int, int, int]
+
+_DEFAULT_KEEPALIVE = KeepAlive()
+_HTTP_SEND = HTTPAdapter.send
+_SHORTEST = 0.001  # urllib3 refuses a read timeout of 0: an attempt always gets at least this
+
+
+def _close(response: requests.Response) -> None:
+    # A read body already went back to the pool; an unread (streamed) one closes its connection.
+    response.close()
+
+
+def _split_timeout(timeout: Any) -> tuple[float | None, float | None]:
+    """requests' ``timeout`` argument as (connect, read) seconds, None meaning no limit."""
+    if timeout is None:
+        return None, None
+    if isinstance(timeout, tuple):
+        try:
+            connect, read = timeout
+        except ValueError:
+            raise ValueError(
+                f"Invalid timeout {timeout}. Pass a (connect, read) timeout tuple, "
+                "or a single float to set both timeouts to the same value."
+            ) from None
+        return connect, read
+    if isinstance(timeout, Timeout):
+        connect, read = timeout.connect_timeout, timeout.read_timeout
+        return (
+            connect if isinstance(connect, (int, float)) else None,
+            read if isinstance(read, (int, float)) else None,
+        )
+    return timeout, timeout
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_of(url: str) -> str:
+    # Per request for the retry budget and route leases; URLs repeat, so the parse is cached.
+    return urlsplit(url).hostname or ""
+
+
+def resolve_routes(routes: RouteProvider | None, proxy: Proxy | str | None) -> RouteProvider:
+    """The route provider from the ``routes`` / ``proxy`` arguments (direct when neither).
+
+    Raises:
+        ConfigError: both given, or a proxy string that does not parse.
+    """
+    if proxy is None:
+        return routes if routes is not None else DirectRoutes()
+    if routes is not None:
+        raise ConfigError("give either proxy= (one fixed proxy) or routes= (a route provider), not both")
+    if isinstance(proxy, str):
+        from sockwise.pool import parse_proxy
+
+        proxy = parse_proxy(proxy)
+    if not isinstance(proxy, Proxy):
+        raise ConfigError(f"proxy must be a sockwise.Proxy or a proxy URL such as http://host:8080, got {proxy!r}")
+    return FixedProxyRoutes(proxy)
+
+
+class RetryAdapter(HTTPAdapter):
+    """A requests transport adapter that retries what is safe, within a deadline and a retry budget.
+
+    Mount it on any ``requests.Session`` (or use :class:`sockwise.requests.Session`, which does)::
+
+        session = requests.Session()
+        adapter = RetryAdapter(RetryPolicy(attempts=4, deadline=10.0))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        with sockwise.requests.overrides(retry=5, retry_delay=1.0):
+            session.get("https://example.org/")
+
+    **urllib3's own retries are off** (``Retry(0, read=False)``, requests' default, pinned): every
+    request the server sees is one the policy decided on. Redirects stay requests' business; each
+    hop is one request to the policy (its own attempts and deadline).
+
+    **Per request**: ``sockwise.requests.overrides(...)`` around the call, ``sockwise={...}`` on a
+    :class:`sockwise.requests.Session` call, or ``session.send(prepared, sockwise={...})``. Keys:
+    ``retry``, ``retry_delay``, ``attempts``, ``deadline``, ``timeout``, ``idempotent``,
+    ``retry_statuses``, ... (see ``RetryPolicy.with_overrides``).
+
+    **What an attempt covers.** Without ``stream=True`` the adapter reads the body inside the
+    attempt (as requests would right after): a body that breaks off is retried like any failure,
+    and the attempt's time (the per-try ``timeout`` cut to the ``deadline``) bounds everything from
+    the connect to the last body byte — before every ``recv`` the socket's timeout is set to what
+    is left, so a trickling status line, header block or body ends on time (a per-read timeout
+    alone never fires while bytes keep coming). requests' own ``timeout=`` still applies per read,
+    when shorter. With ``stream=True`` the attempt ends at the response headers: the body is the
+    caller's, bounded per read by the attempt's read timeout but not in total, and a failure while
+    reading it is not retried. Not bounded in total either way: a TLS or SOCKS handshake or a request
+    upload that trickles (each of their reads and writes is bounded by the timeout); an HTTP proxy's
+    CONNECT reply is bounded like a response.
+
+    **Phases** come from urllib3's connection steps (connect to the proxy or the origin, proxy
+    handshake, TLS, send, wait, body) and whether the pool handed out a live keep-alive connection;
+    after the stale keep-alive race the retry gets a new connection. **Safety**: a body that can be
+    read only once (a generator, a file that cannot seek) is retried only when the failure proves
+    nothing was sent; a seekable file is rewound before each retry.
+
+    **Proxies**: a sockwise route (``proxy=`` or ``routes=``) decides the proxy of each attempt and
+    replaces requests' ``proxies``; on the direct route requests' own ``proxies`` (and the
+    environment's, with ``trust_env``) are used as usual. HTTP, HTTPS and SOCKS4/4a/5/5h proxies all
+    work; SOCKS goes through python-socks (requests' PySocks-based SOCKS support is not needed).
+
+    **TCP keepalive**: every socket gets ``TCP_NODELAY`` (urllib3's default) plus keepalive and
+    ``TCP_USER_TIMEOUT`` from ``keepalive``, so a dead idle peer is found in seconds.
+
+    **When retries end** the last attempt's requests exception type is raised (``except
+    requests.RequestException`` still catches it) with a one-line message, e.g. ``ECONNRESET while
+    waiting for headers from origin; 3 attempts in 2.1 s; no attempts left (attempts=3)``, and the
+    :class:`~sockwise.RequestFailed` as ``.sockwise`` (:func:`sockwise.requests.request_failed`
+    reads it typed). A retried status that persists (a 503 after the last attempt) is returned, not
+    raised: ``raise_for_status()`` decides. Responses of retried attempts are closed first (a read
+    one's connection is back in the pool).
+
+    Args:
+        policy: the retry policy (a default :class:`~sockwise.RetryPolicy` when None). Its retry
+            budget is shared by every request through this adapter.
+        routes: where attempts go (direct by default; a proxy pool plugs in here).
+        proxy: shorthand for ``routes=FixedProxyRoutes(proxy)``: a :class:`~sockwise.Proxy` or a
+            URL such as ``http://user:pass@host:8080`` or ``socks5h://host:1080``.
+        on_attempt: called with each :class:`~sockwise.Attempt` as it is decided.
+        keepalive: TCP keepalive settings for every socket (None: off).
+        socket_options: more ``(level, option, value)`` socket options, after the keepalive ones.
+        pool_connections: urllib3 pools (origins) kept per pool manager.
+        pool_maxsize: connections kept per pool.
+        pool_block: wait for a free connection instead of opening one more.
+
+    Raises:
+        ConfigError: ``proxy`` and ``routes`` both given, or a proxy that does not parse.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        routes: RouteProvider | None = None,
+        proxy: Proxy | str | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        keepalive: KeepAlive | None = _DEFAULT_KEEPALIVE,
+        socket_options: Iterable[SocketOption] | None = None,
+        pool_connections: int = DEFAULT_POOLSIZE,
+        pool_maxsize: int = DEFAULT_POOLSIZE,
+        pool_block: bool = DEFAULT_POOLBLOCK,
+    ) -> None:
+        self.socket_options: list[SocketOption] = [
+            *HTTPConnection.default_socket_options,
+            *(keepalive.options() if keepalive is not None else ()),
+            *(socket_options or ()),
+        ]
+        self.runner = Runner(
+            policy=policy if policy is not None else RetryPolicy(),
+            routes=resolve_routes(routes, proxy),
+            classify=classify,  # given, not looked up by the runner on every request
+            release=_close,
+            on_attempt=on_attempt,
+        )
+        self._route_proxies: dict[Proxy, dict[str, str]] = {}
+        self._manager_kwargs = {"num_pools": pool_connections, "maxsize": pool_maxsize, "block": pool_block}
+        super().__init__(pool_connections, pool_maxsize, max_retries=0, pool_block=pool_block)
+        # urllib3 must raise at once and never retry by itself: the policy decides every retry.
+        self.max_retries = Retry(0, read=False)
+
+    def __repr__(self) -> str:
+        return f"RetryAdapter(policy={self.runner.policy!r}, routes={self.runner.routes!r})"
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = DEFAULT_POOLBLOCK, **pool_kwargs: Any
+    ) -> None:
+        """Make the direct route's pool manager: tracked connections, keepalive socket options."""
+        pool_kwargs.setdefault("socket_options", self.socket_options)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """The pool manager of one proxy (made on first use, closed with the adapter); SOCKS via python-socks."""
+        manager = self.proxy_manager.get(proxy)
+        if manager is not None:
+            return manager
+        proxy_kwargs.setdefault("socket_options", self.socket_options)
+        if proxy.lower().startswith("socks"):
+            manager = SocksPoolManager(proxy, **self._manager_kwargs, **proxy_kwargs)
+            self.proxy_manager[proxy] = manager
+            return manager
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = POOL_CLASSES
+        return manager
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+        *,
+        sockwise: Mapping[str, object] | None = None,
+    ) -> requests.Response:
+        """Send ``request`` with retries (requests calls this; see the class docs for the contract).
+
+        Args:
+            request: the prepared request.
+            stream: leave the body to the caller (the attempt ends at the headers).
+            timeout: requests' timeout (per read; the policy's timeout and deadline bound the attempt).
+            verify: requests' ``verify``.
+            cert: requests' ``cert``.
+            proxies: requests' proxies (used on the direct route only).
+            sockwise: per-request overrides (over any :func:`sockwise.requests.overrides` block).
+
+        Raises:
+            requests.RequestException: (the last attempt's type) when retries end on a failure,
+                with ``.sockwise`` set.
+            ConfigError: bad overrides.
+        """
+        overrides = current_overrides()
+        if sockwise is not None:
+            overrides = merge(overrides, check_overrides(sockwise, "sockwise="))
+        body: object = request.body  # typed bytes | str, but a file or a generator at times
+        rewind: int | None = None
+        if body is not None and not isinstance(body, (bytes, str)):
+            position = getattr(request, "_body_position", None)
+            if hasattr(body, "seek") and isinstance(position, int):
+                rewind = position
+            else:
+                overrides = {**overrides, **ONE_SHOT} if overrides else ONE_SHOT
+
+        def attempt(ctx: AttemptContext) -> requests.Response:
+            return self._attempt(ctx, request, stream, timeout, verify, cert, proxies, rewind)
+
+        try:
+            result = self.runner.run(
+                attempt, method=request.method or "GET", host=_host_of(request.url or ""), overrides=overrides
+            )
+        except RequestFailed as failed:
+            error = library_error(failed, request)
+            if error is failed.failure.exception:
+                raise error from None
+            raise error from failed.failure.exception
+        return result.response
+
+    def _attempt(
+        self,
+        ctx: AttemptContext,
+        request: requests.PreparedRequest,
+        stream: bool,
+        timeout: Any,
+        verify: bool | str,
+        cert: Any,
+        proxies: Mapping[str, str] | None,
+        rewind: int | None,
+    ) -> requests.Response:
+        if rewind is not None and ctx.number > 1:
+            request.body.seek(rewind)  # type: ignore[union-attr]
+        route = ctx.route
+        if route != DIRECT:
+            proxies = self._proxies_for(route)
+        limit = ctx.timeout
+        if limit is None:
+            state = AttemptState(ctx, None, None)
+        else:
+            limit = max(limit, _SHORTEST)
+            connect, read = _split_timeout(timeout)
+            connect = limit if connect is None or connect > limit else connect
+            read = limit if read is None or read > limit else read
+            timeout = (connect, read)
+            state = AttemptState(ctx, time.monotonic() + limit, read)
+        local = current
+        outer = local.attempt
+        local.attempt = state
+        try:
+            # requests' own send, always streaming: the body is read below, inside the attempt.
+            response = _HTTP_SEND(self, request, True, timeout, verify, cert, proxies)
+            if stream:
+                state.hand_over()
+            else:
+                ctx.phase = Phase.BODY
+                response.content  # noqa: B018  # read now, inside the attempt and its deadline
+            return response
+        finally:
+            local.attempt = outer
+
+    def close(self) -> None:
+        """Close every pooled connection of every route now (the adapter stays usable: pools are made anew).
+
+        urllib3 2.8's ``PoolManager.clear()`` only forgets its pools and leaves their connections to
+        the garbage collector (a response still held keeps its pool, and so its idle sockets, open);
+        here each pool is closed at once.
+        """
+        for manager in (self.poolmanager, *self.proxy_manager.values()):
+            pools = [manager.pools.get(key) for key in manager.pools.keys()]  # noqa: SIM118  # a copy, under its lock
+            manager.clear()
+            for pool in pools:
+                if pool is not None:
+                    pool.close()
+
+    def _proxies_for(self, proxy: Proxy) -> dict[str, str]:
+        proxies = self._route_proxies.get(proxy)
+        if proxies is None:
+            proxies = self._route_proxies[proxy] = {"all": proxy.url}
+        return proxies
