@@ -13,6 +13,7 @@ PACKAGES = [
     "sockwise.aiohttp",
     "sockwise.check",
     "sockwise.explain",
+    "sockwise.httpx",
     "sockwise.lab",
     "sockwise.pool",
     "sockwise.probe",

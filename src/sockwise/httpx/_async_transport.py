@@ -1,0 +1,240 @@
+"""AsyncRetryTransport: sockwise's attempt loop as an ``httpx.AsyncBaseTransport`` for ``httpx.AsyncClient``."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from typing import Any
+
+import anyio
+import httpx
+
+from sockwise._classify import classify
+from sockwise._exceptions import RequestFailed
+from sockwise._model import Attempt, Phase, Proxy
+from sockwise._sockopts import KeepAlive
+from sockwise.httpx._attempt import AttemptTrace, attempt_extensions, library_error, request_options, timeout_error
+from sockwise.httpx._routes import RouteTransports, SocketOption, TransportSettings, resolve_routes
+from sockwise.retry import RetryPolicy
+from sockwise.runner import AttemptContext, DirectRoutes, Route, RouteProvider, Runner
+
+__all__ = ["AsyncRetryTransport"]
+
+_DEFAULT_KEEPALIVE = KeepAlive()
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's own default
+
+
+class _AsyncClosingStream(httpx.AsyncByteStream):
+    """A streamed body whose one-shot transport is closed with it."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, transport: httpx.AsyncBaseTransport) -> None:
+        self._stream = stream
+        self._transport = transport
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            await self._transport.aclose()
+
+
+async def _aclose(response: httpx.Response) -> None:
+    await response.aclose()
+
+
+class AsyncRetryTransport(httpx.AsyncBaseTransport):
+    """The async twin of :class:`~sockwise.httpx.RetryTransport`, for ``httpx.AsyncClient``.
+
+    Same arguments, options and error contract; the default transports are
+    ``httpx.AsyncHTTPTransport``. The per-try timeout and the deadline bound the whole attempt
+    (``asyncio.timeout``; an anyio cancel scope under trio or Python 3.10): connecting, sending,
+    the headers and, unless ``"stream": True``, the body, however slowly it trickles. A ``trace`` callback of
+    the caller's must be ``async``, as httpx requires for async clients.
+
+    Example::
+
+        async with httpx.AsyncClient(transport=AsyncRetryTransport(policy=RetryPolicy(deadline=10.0))) as client:
+            await client.get(url, extensions={"sockwise": {"retry": 5, "retry_delay": 1.0}})
+
+    Raises:
+        ConfigError: as :class:`~sockwise.httpx.RetryTransport`.
+    """
+
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+        routes: RouteProvider | None = None,
+        proxy: Proxy | str | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
+        stream: bool = False,
+        keepalive: KeepAlive | None = _DEFAULT_KEEPALIVE,
+        verify: ssl.SSLContext | str | bool = True,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        socket_options: Iterable[SocketOption] | None = None,
+        transport_factory: Callable[[Route], httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self._settings = TransportSettings(
+            verify=verify,
+            trust_env=trust_env,
+            http1=http1,
+            http2=http2,
+            limits=limits,
+            keepalive=keepalive,
+            socket_options=socket_options,
+        )
+        self._transports: RouteTransports[httpx.AsyncBaseTransport] = RouteTransports(
+            transport_factory or self._make, transport
+        )
+        self._stream = stream
+        self.runner = Runner(
+            classify=classify,
+            policy=policy if policy is not None else RetryPolicy(),
+            routes=resolve_routes(routes, proxy) or DirectRoutes(),
+            arelease=_aclose,
+            on_attempt=on_attempt,
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncRetryTransport(policy={self.runner.policy!r}, routes={self.runner.routes!r})"
+
+    def _make(self, route: Route) -> httpx.AsyncBaseTransport:
+        return httpx.AsyncHTTPTransport(**self._settings.transport_kwargs(route))  # type: ignore[arg-type]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` with retries (httpx calls this; see the class docs for the contract).
+
+        Raises:
+            httpx.TransportError: (its subclass of the last attempt) when retries end on a failure,
+                with ``.sockwise`` set.
+            ConfigError: a bad ``extensions["sockwise"]``.
+        """
+        options = request_options(request, self._stream)
+        extensions = request.extensions
+        user_trace = extensions.get("trace")
+        stream = options.stream
+
+        async def send(ctx: AttemptContext) -> httpx.Response:
+            return await self._attempt(request, extensions, user_trace, stream, ctx)
+
+        try:
+            result = await self.runner.arun(
+                send, method=request.method, host=request.url.host, overrides=options.overrides
+            )
+        except RequestFailed as failed:
+            raise library_error(failed, request) from failed.failure.exception
+        finally:
+            request.extensions = extensions
+        return result.response
+
+    async def _attempt(
+        self,
+        request: httpx.Request,
+        extensions: dict[str, Any],
+        user_trace: Callable[..., Any] | None,
+        stream: bool,
+        ctx: AttemptContext,
+    ) -> httpx.Response:
+        began = time.monotonic()
+        timeout = ctx.timeout
+        trace = AttemptTrace(ctx, user_trace)
+        request.extensions = trace.extensions = attempt_extensions(extensions, trace.async_callback(), timeout)
+        one_shot = self._transports.one_shot(ctx.route) if ctx.fresh_connection else None
+        transport = one_shot if one_shot is not None else self._transports.get(ctx.route)
+        handed_over = False
+        try:
+            exchange = _exchange(transport, request, stream, ctx)
+            if timeout is None:
+                response, keep_stream = await exchange
+            else:
+                response, keep_stream = await _within(exchange, began + timeout - time.monotonic(), ctx, request, began)
+            if keep_stream and one_shot is not None and isinstance(response.stream, httpx.AsyncByteStream):
+                response.stream = _AsyncClosingStream(response.stream, one_shot)
+                handed_over = True
+            return response
+        finally:
+            if one_shot is not None and not handed_over:
+                with anyio.CancelScope(shield=True):
+                    await one_shot.aclose()
+
+    async def aclose(self) -> None:
+        """Close every route's transport (the wrapped one too)."""
+        for transport in self._transports.take_all():
+            await transport.aclose()
+
+
+async def _exchange(
+    transport: httpx.AsyncBaseTransport, request: httpx.Request, stream: bool, ctx: AttemptContext
+) -> tuple[httpx.Response, bool]:
+    """One request and, unless streamed, its body: the response and whether its body is left to the caller."""
+    response = await transport.handle_async_request(request)
+    keep_stream = stream or response.status_code == 101
+    if not keep_stream:
+        ctx.phase = Phase.BODY
+        await _read_body(response)
+    return response, keep_stream
+
+
+_asyncio_timeout = getattr(asyncio, "timeout", None)  # Python >= 3.11
+
+
+async def _within(
+    exchange: Coroutine[Any, Any, tuple[httpx.Response, bool]],
+    seconds: float,
+    ctx: AttemptContext,
+    request: httpx.Request,
+    began: float,
+) -> tuple[httpx.Response, bool]:
+    """Run the exchange, ending it after ``seconds`` however the bytes trickle in (an httpx timeout then).
+
+    asyncio's own timeout where it has one and runs the task (a third of anyio's cost per
+    request); an anyio cancel scope elsewhere (trio, Python 3.10).
+    """
+    seconds = max(seconds, 0.0)
+    if _asyncio_timeout is not None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): anyio below
+            pass
+        else:
+            deadline = _asyncio_timeout(seconds)
+            try:
+                async with deadline:
+                    return await exchange
+            except TimeoutError:
+                if deadline.expired():
+                    raise timeout_error(ctx, request, began) from None
+                raise
+    result: tuple[httpx.Response, bool] | None = None
+    with anyio.move_on_after(seconds) as scope:
+        result = await exchange
+    if scope.cancelled_caught or result is None:
+        raise timeout_error(ctx, request, began)
+    return result
+
+
+async def _read_body(response: httpx.Response) -> None:
+    """Read the raw body into memory within the attempt (the client then reads it from there)."""
+    raw = response.stream
+    if not isinstance(raw, httpx.AsyncByteStream):
+        return
+    chunks: list[bytes] = []
+    try:
+        async for chunk in raw:
+            chunks.append(chunk)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await raw.aclose()
+        raise
+    await raw.aclose()
+    response.stream = httpx.ByteStream(b"".join(chunks))
