@@ -1,9 +1,10 @@
-"""Fixtures of the httpx integration tests: quick policies, attempt recorders, open-socket counts."""
+"""Fixtures shared by the integration tests: quick policies, attempt recorders, open-socket counts."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,11 +14,11 @@ from sockwise import Attempt, Backoff, RetryPolicy
 _HELD = {"01": "ESTABLISHED", "08": "CLOSE_WAIT"}
 
 
-def policy(**kwargs: object) -> RetryPolicy:
+def policy(**kwargs: Any) -> RetryPolicy:
     """A quick policy: a fixed 10 ms wait, no budget (unless given), 3 attempts."""
     kwargs.setdefault("backoff", Backoff.fixed(0.01))
     kwargs.setdefault("budget", None)
-    return RetryPolicy(**kwargs)  # type: ignore[arg-type]
+    return RetryPolicy(**kwargs)
 
 
 class Recorder:
