@@ -93,7 +93,33 @@ def test_host_buckets_are_bounded() -> None:
     budget = RetryBudget(max_hosts=2)
     for host in ("a", "b", "c"):
         budget.deposit(host, 0.0)
+    assert budget.usage(None, 0.0) == (3, 0)
     assert list(budget._hosts) == ["b", "c"]
+    assert len(budget._pending) == 0
+
+
+def test_pending_deposits_stay_bounded() -> None:
+    """Deposits of many new hosts within one slot are folded before the pending table passes max_hosts."""
+    budget = RetryBudget(max_hosts=4)
+    for i in range(50):
+        budget.deposit(f"h{i}", 0.5)
+        assert len(budget._pending) <= 4
+    assert budget.usage(None, 0.5) == (50, 0)
+
+
+def test_deposits_expire_with_their_slot() -> None:
+    """Deposits folded late still count in the slot they were made in and expire after ttl."""
+    budget = RetryBudget(ttl=10.0, ratio=0.5, min_retries_per_second=0.0)
+    for _ in range(4):
+        budget.deposit("h", 0.5)
+    assert budget.usage("h", 0.5) == (4, 0)
+    # Nothing deposited since: the four still count 9 s later, and are gone after the ttl.
+    assert budget.usage("h", 9.5) == (4, 0)
+    assert budget.usage("h", 10.5) == (0, 0)
+    for _ in range(2):
+        budget.deposit("h", 11.0)
+    assert budget.try_withdraw("h", 11.0)
+    assert not budget.try_withdraw("h", 11.0)
 
 
 def test_thread_safe_counting() -> None:

@@ -95,7 +95,7 @@ def test_route_codes_switch_route_when_another_exists(code: ErrorCode) -> None:
     """A 407, a refused CONNECT or a protocol error switches route when the pool has another."""
     failure = Failure(code, Phase.PROXY_HANDSHAKE, Blame.PROXY, request_sent=False)
     decision = decide(state(RetryPolicy(backoff=FIXED)), Outcome(failure, other_routes=True), 0.0, rand=0.5)
-    assert decision == SwitchRoute(1.0)
+    assert decision == SwitchRoute(1.0, free=True)
 
 
 @pytest.mark.parametrize("code", [ErrorCode.PROXY_AUTH, ErrorCode.PROXY_REFUSED, ErrorCode.EPROTO])
@@ -110,8 +110,43 @@ def test_proxy_blamed_failure_switches_when_possible() -> None:
     """A retryable failure blamed on the proxy switches route when there is another."""
     failure = Failure(ErrorCode.ECONNREFUSED, Phase.PROXY_CONNECT, Blame.PROXY, request_sent=False)
     policy = RetryPolicy(backoff=FIXED)
-    assert decide(state(policy), Outcome(failure, other_routes=True), 0.0, rand=0.5) == SwitchRoute(1.0)
+    assert decide(state(policy), Outcome(failure, other_routes=True), 0.0, rand=0.5) == SwitchRoute(1.0, free=True)
     assert decide(state(policy), Outcome(failure, other_routes=False), 0.0, rand=0.5) == Retry(1.0)
+
+
+def test_proxy_switch_before_sending_does_not_use_an_attempt() -> None:
+    """With every attempt used, a proxy failure that never reached the origin still switches, for free."""
+    failure = Failure(ErrorCode.ECONNREFUSED, Phase.PROXY_CONNECT, Blame.PROXY, request_sent=False)
+    policy = RetryPolicy(attempts=2, backoff=FIXED, free_switches=2)
+    last = RetryState(policy, "GET", 0.0, attempts=2)
+    decision = decide(last, Outcome(failure, other_routes=True), 0.0, rand=0.5)
+    assert decision == SwitchRoute(1.0, free=True)
+    after = last.advance(decision)
+    assert (after.attempts, after.free_switches) == (3, 1)
+    # The second free switch, then none left: the attempts rule applies again.
+    after = after.advance(decide(after, Outcome(failure, other_routes=True), 0.0, rand=0.5))
+    assert after.free_switches == 2
+    assert decide(after, Outcome(failure, other_routes=True), 0.0, rand=0.5) == GiveUp(
+        "attempts", failure, "no attempts left (attempts=2)"
+    )
+
+
+def test_switch_after_sending_uses_an_attempt() -> None:
+    """A proxy failure after the request may have gone out (request_sent None) is not free."""
+    failure = Failure(ErrorCode.ECONNRESET, Phase.WAIT, Blame.PROXY, request_sent=None)
+    policy = RetryPolicy(attempts=2, backoff=FIXED)
+    assert decide(state(policy), Outcome(failure, other_routes=True), 0.0, rand=0.5) == SwitchRoute(1.0)
+    last = RetryState(policy, "GET", 0.0, attempts=2)
+    assert decide(last, Outcome(failure, other_routes=True), 0.0, rand=0.5).action == "give_up"
+
+
+def test_no_free_switches_counts_every_switch() -> None:
+    """free_switches=0 makes a proxy switch use an attempt like any retry."""
+    failure = Failure(ErrorCode.ECONNREFUSED, Phase.PROXY_CONNECT, Blame.PROXY, request_sent=False)
+    policy = RetryPolicy(attempts=2, backoff=FIXED, free_switches=0)
+    assert decide(state(policy), Outcome(failure, other_routes=True), 0.0, rand=0.5) == SwitchRoute(1.0)
+    last = RetryState(policy, "GET", 0.0, attempts=2)
+    assert decide(last, Outcome(failure, other_routes=True), 0.0, rand=0.5).action == "give_up"
 
 
 def test_code_removed_from_retry_codes_is_not_retried() -> None:

@@ -199,9 +199,20 @@ def test_overrides_equal_a_full_rebuild() -> None:
 
 
 def test_every_field_is_checked() -> None:
-    """Each RetryPolicy field has its check, so no override escapes validation."""
+    """Each RetryPolicy field given to the constructor has its check, so no override escapes validation."""
     import dataclasses
 
     from sockwise.retry._policy import _CHECKS
 
-    assert list(_CHECKS) == [f.name for f in dataclasses.fields(RetryPolicy)]
+    assert list(_CHECKS) == [f.name for f in dataclasses.fields(RetryPolicy) if f.init]
+
+
+def test_failing_statuses_follow_overrides() -> None:
+    """failing_statuses (the runner's quick check) is recomputed for a derived policy."""
+    policy = RetryPolicy(retry_statuses={503}, switch_statuses={403})
+    assert policy.failing_statuses == {503, 403, 407}
+    derived = policy.with_overrides({"retry_statuses": {500}})
+    assert derived.failing_statuses == {500, 403, 407}
+    for status in range(100, 600):
+        if status not in derived.failing_statuses:
+            assert derived.failure_for_status(status, proxied=True) is None

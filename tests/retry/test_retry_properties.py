@@ -27,6 +27,7 @@ def policies(draw: st.DrawFn) -> RetryPolicy:
         deadline=draw(st.none() | positive),
         max_retry_after=draw(seconds),
         idempotent=draw(st.none() | st.booleans()),
+        free_switches=draw(st.integers(0, 5)),
         budget=None,
     )
 
@@ -59,6 +60,7 @@ outcomes = st.builds(
     rand=st.floats(0.0, 1.0, exclude_max=True),
     method=st.sampled_from(["GET", "POST", "PUT", "PATCH"]),
     fresh_used=st.integers(0, 1),
+    free_used=st.integers(0, 6),
 )
 def test_retry_decisions_respect_cap_deadline_and_attempts(
     *,
@@ -70,9 +72,18 @@ def test_retry_decisions_respect_cap_deadline_and_attempts(
     rand: float,
     method: str,
     fresh_used: int,
+    free_used: int,
 ) -> None:
     """Any retry waits >= 0, <= the cap (or an honoured Retry-After), ends before the deadline, within attempts."""
-    state = RetryState(policy=policy, method=method, started=started, attempts=attempt, fresh_retries=fresh_used)
+    free_used = min(free_used, attempt - 1)
+    state = RetryState(
+        policy=policy,
+        method=method,
+        started=started,
+        attempts=attempt,
+        fresh_retries=fresh_used,
+        free_switches=free_used,
+    )
     decision = decide(state, outcome, started + elapsed, rand=rand)
     if not isinstance(decision, (Retry, SwitchRoute)):
         return
@@ -85,9 +96,15 @@ def test_retry_decisions_respect_cap_deadline_and_attempts(
         assert outcome.retry_after <= policy.max_retry_after
     if policy.deadline is not None:
         assert elapsed + decision.delay < policy.deadline
-    assert attempt < policy.attempts
     failure = outcome.failure
     assert failure is not None
+    if isinstance(decision, SwitchRoute) and decision.free:
+        # A free switch: only after a proxy failure that never reached the origin, and only so many.
+        assert failure.blame is Blame.PROXY
+        assert failure.request_sent is False
+        assert free_used < policy.free_switches
+    else:
+        assert attempt - free_used < policy.attempts
     if failure.request_sent is not False:
         assert policy.is_idempotent(method)
     assert failure.code not in (ErrorCode.TLS_CERT, ErrorCode.UNKNOWN)

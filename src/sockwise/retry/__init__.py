@@ -8,7 +8,7 @@ runner sleeps, never the policy. :class:`RetryBudget` is the one stateful piece,
 
 from sockwise.retry._backoff import Backoff
 from sockwise.retry._budget import RetryBudget
-from sockwise.retry._decide import STALE_RACE_CODES, Outcome, RetryState, decide
+from sockwise.retry._decide import STALE_RACE_CODES, Outcome, RetryState, attempt_timeout, decide
 from sockwise.retry._decision import Decision, Done, GiveUp, GiveUpReason, Retry, SwitchRoute
 from sockwise.retry._message import failure_message
 from sockwise.retry._policy import (
@@ -41,6 +41,7 @@ __all__ = [
     "RetryPolicy",
     "RetryState",
     "SwitchRoute",
+    "attempt_timeout",
     "decide",
     "failure_message",
     "parse_retry_after",

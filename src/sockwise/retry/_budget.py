@@ -25,14 +25,19 @@ _SLOTS = 10
 class _Window:
     """Request and retry counts over the last ``_SLOTS`` time slots (a ring)."""
 
-    __slots__ = ("current", "requests", "retries", "slot_requests", "slot_retries")
+    __slots__ = ("current", "retries", "slot_requests", "slot_retries")
 
     def __init__(self, slot: int) -> None:
         self.current = slot
-        self.requests = 0
         self.retries = 0
         self.slot_requests = [0] * _SLOTS
         self.slot_retries = [0] * _SLOTS
+
+    @property
+    def requests(self) -> int:
+        # Summed when a retry asks, not kept as a running total: deposits (every request)
+        # are far more frequent than withdrawals (retries only).
+        return sum(self.slot_requests)
 
     def roll(self, slot: int) -> None:
         """Expire the slots older than the window that ends at ``slot``."""
@@ -41,13 +46,12 @@ class _Window:
             # A slightly older reading (another thread read the clock first) stays in the current slot.
             return
         if steps >= _SLOTS:
-            self.requests = self.retries = 0
+            self.retries = 0
             self.slot_requests = [0] * _SLOTS
             self.slot_retries = [0] * _SLOTS
         else:
             for i in range(self.current + 1, slot + 1):
                 idx = i % _SLOTS
-                self.requests -= self.slot_requests[idx]
                 self.retries -= self.slot_retries[idx]
                 self.slot_requests[idx] = 0
                 self.slot_retries[idx] = 0
@@ -75,6 +79,8 @@ class RetryBudget:
         "_global",
         "_hosts",
         "_lock",
+        "_pending",
+        "_slot",
         "_width",
         "max_hosts",
         "min_retries_per_second",
@@ -108,6 +114,9 @@ class RetryBudget:
         self._lock = threading.Lock()
         self._global: _Window | None = None
         self._hosts: OrderedDict[str, _Window] = OrderedDict()
+        # Deposits of the current slot, per host, not yet folded into the windows (see deposit).
+        self._pending: dict[str, int] = {}
+        self._slot = -1
 
     def __repr__(self) -> str:
         return (
@@ -143,15 +152,39 @@ class RetryBudget:
             host: the request's host.
             now: monotonic seconds.
         """
-        slot = math.floor(now / self._width)
-        with self._lock:
-            glob = self._global_window(slot)
+        # Every request passes here, so it takes no lock: the count goes into a plain dict of
+        # the current slot, folded into the windows when the slot moves on or a retry asks. A
+        # count lost to two threads racing on one host makes the budget a shade stricter, never looser.
+        slot = int(now // self._width)
+        if slot > self._slot:
+            with self._lock:
+                self._fold()
+                self._slot = max(slot, self._slot)
+        pending = self._pending
+        count = pending.get(host)
+        if count is not None:
+            pending[host] = count + 1
+            return
+        if len(pending) >= self.max_hosts:
+            with self._lock:
+                self._fold()
+            pending = self._pending
+        pending[host] = pending.get(host, 0) + 1
+
+    def _fold(self) -> None:
+        """Move the pending deposits into the windows (under the lock)."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = {}
+        slot = self._slot
+        total = 0
+        for host, count in pending.items():
             win = self._host_window(host, slot)
-            # A thread that read the clock a moment before another counts in the current slot.
-            glob.requests += 1
-            glob.slot_requests[glob.current % _SLOTS] += 1
-            win.requests += 1
-            win.slot_requests[win.current % _SLOTS] += 1
+            win.slot_requests[win.current % _SLOTS] += count
+            total += count
+        glob = self._global_window(slot)
+        glob.slot_requests[glob.current % _SLOTS] += total
 
     def try_withdraw(self, host: str, now: float) -> bool:
         """Take one retry from the host's and the global bucket, if both have room.
@@ -163,8 +196,9 @@ class RetryBudget:
         Returns:
             True when the retry may go ahead (and is counted); False when the budget is spent.
         """
-        slot = math.floor(now / self._width)
+        slot = int(now // self._width)
         with self._lock:
+            self._fold()
             glob = self._global_window(slot)
             win = self._host_window(host, slot)
             if not (self._room(win) and self._room(glob)):
@@ -178,7 +212,8 @@ class RetryBudget:
     def usage(self, host: str | None, now: float) -> tuple[int, int]:
         """Requests and retries counted in the current window, for one host or (None) in total."""
         with self._lock:
-            slot = math.floor(now / self._width)
+            self._fold()
+            slot = int(now // self._width)
             chosen = self._global_window(slot) if host is None else self._host_window(host, slot)
             return chosen.requests, chosen.retries
 

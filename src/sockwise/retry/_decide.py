@@ -15,7 +15,8 @@ The rules, in the order they apply:
 4. Safety: a request provably never sent (``request_sent is False``) is retried for any method;
    otherwise only an idempotent method, or a request the caller marked ``idempotent``
    (``not_idempotent``).
-5. Attempts left (``attempts``).
+5. Attempts left (``attempts``). A switch to another proxy after a proxy failure that never
+   reached the origin is free, up to ``free_switches`` per request: it does not count here.
 6. The wait: a ``Retry-After`` is honoured as given when it is at most ``max_retry_after`` and
    ends before the deadline; otherwise the request ends at once (``retry_after_too_long``,
    ``retry_after_exceeds_deadline``), or switches route when another exists, since a rate
@@ -35,7 +36,7 @@ from sockwise._model import Blame, ErrorCode, Failure, Phase
 from sockwise.retry._decision import Decision, Done, GiveUp, Retry, SwitchRoute
 from sockwise.retry._policy import RetryPolicy
 
-__all__ = ["STALE_RACE_CODES", "Outcome", "RetryState", "decide"]
+__all__ = ["STALE_RACE_CODES", "Outcome", "RetryState", "attempt_timeout", "decide"]
 
 STALE_RACE_CODES: frozenset[ErrorCode] = frozenset(
     {ErrorCode.ECONNRESET, ErrorCode.EPIPE, ErrorCode.UNEXPECTED_EOF, ErrorCode.ECONNABORTED}
@@ -73,6 +74,7 @@ class RetryState:
         started: monotonic seconds when the request started.
         attempts: the number of the attempt being decided (1 for the first).
         fresh_retries: immediate stale-keep-alive retries already used (at most one).
+        free_switches: free switches already used (they do not count against ``attempts``).
     """
 
     policy: RetryPolicy
@@ -80,6 +82,7 @@ class RetryState:
     started: float
     attempts: int = 1
     fresh_retries: int = 0
+    free_switches: int = 0
 
     @classmethod
     def start(cls, policy: RetryPolicy, method: str, now: float) -> RetryState:
@@ -93,17 +96,32 @@ class RetryState:
 
     def attempt_timeout(self, now: float) -> float | None:
         """The timeout of an attempt starting at ``now``: the per-try timeout cut to the deadline."""
-        timeout = self.policy.timeout
-        remaining = self.remaining(now)
-        if remaining is None:
-            return timeout
-        remaining = max(remaining, 0.0)
-        return remaining if timeout is None else min(timeout, remaining)
+        return attempt_timeout(self.policy, self.started, now)
 
     def advance(self, decision: Retry | SwitchRoute) -> RetryState:
         """The state for the attempt after ``decision``."""
         fresh = isinstance(decision, Retry) and decision.fresh_connection
-        return dataclasses.replace(self, attempts=self.attempts + 1, fresh_retries=self.fresh_retries + fresh)
+        free = isinstance(decision, SwitchRoute) and decision.free
+        return dataclasses.replace(
+            self,
+            attempts=self.attempts + 1,
+            fresh_retries=self.fresh_retries + fresh,
+            free_switches=self.free_switches + free,
+        )
+
+
+def attempt_timeout(policy: RetryPolicy, started: float, now: float) -> float | None:
+    """The timeout of an attempt starting at ``now`` of a request started at ``started``.
+
+    The per-try timeout cut to what is left of the deadline (never negative); None when the
+    policy has neither.
+    """
+    timeout = policy.timeout
+    deadline = policy.deadline
+    if deadline is None:
+        return timeout
+    remaining = max(deadline - (now - started), 0.0)
+    return remaining if timeout is None else min(timeout, remaining)
 
 
 def decide(state: RetryState, outcome: Outcome, now: float, *, rand: float) -> Decision:
@@ -156,7 +174,9 @@ def decide(state: RetryState, outcome: Outcome, now: float, *, rand: float) -> D
         sent = "request was sent" if failure.request_sent else "request may have been sent"
         return GiveUp("not_idempotent", failure, f"{sent}, {state.method} not retried")
 
-    if state.attempts >= policy.attempts:
+    proxy_switch = not stale and failure.blame is Blame.PROXY and outcome.other_routes
+    free = proxy_switch and failure.request_sent is False and state.free_switches < policy.free_switches
+    if not free and state.attempts - state.free_switches >= policy.attempts:
         return GiveUp("attempts", failure, f"no attempts left (attempts={policy.attempts})")
 
     elapsed = now - state.started
@@ -165,7 +185,7 @@ def decide(state: RetryState, outcome: Outcome, now: float, *, rand: float) -> D
         delay = 0.0
         switch = False
     else:
-        switch = switch_only or (failure.blame is Blame.PROXY and outcome.other_routes)
+        switch = switch_only or proxy_switch
         delay = policy.backoff.delay(state.attempts, rand)
         wait = outcome.retry_after
         if wait is not None:
@@ -193,5 +213,5 @@ def decide(state: RetryState, outcome: Outcome, now: float, *, rand: float) -> D
     if deadline is not None and elapsed + delay >= deadline:
         return GiveUp("deadline", failure, f"the next try would cross the {deadline:g} s deadline")
     if switch:
-        return SwitchRoute(delay)
+        return SwitchRoute(delay, free=free)
     return Retry(delay, fresh_connection=stale)

@@ -43,10 +43,13 @@ class SwitchRoute:
 
     Attributes:
         delay: seconds to sleep first.
+        free: the switch does not use up one of the policy's ``attempts``: the proxy failed
+            before the request reached the origin (see ``RetryPolicy.free_switches``).
     """
 
     action: ClassVar[str] = "switch_route"
     delay: float
+    free: bool = False
 
 
 @dataclass(frozen=True, slots=True)

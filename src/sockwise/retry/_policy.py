@@ -70,6 +70,7 @@ _OVERRIDE_KEYS = (
     "attempts",
     "backoff",
     "deadline",
+    "free_switches",
     "idempotent",
     "max_retry_after",
     "retry",
@@ -157,6 +158,12 @@ def _check_max_retry_after(value: object) -> float:
     return float(value)
 
 
+def _check_free_switches(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"free_switches must be an int >= 0 (0: every switch uses an attempt), got {value!r}")
+    return value
+
+
 def _check_budget(value: object) -> RetryBudget | None:
     if value is not None and not isinstance(value, RetryBudget):
         raise ConfigError(f"budget must be a sockwise.retry.RetryBudget or None, got {value!r}")
@@ -176,6 +183,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "idempotent_methods": _check_methods,
     "idempotent": _check_idempotent,
     "max_retry_after": _check_max_retry_after,
+    "free_switches": _check_free_switches,
     "budget": _check_budget,
 }
 
@@ -205,6 +213,13 @@ class RetryPolicy:
             forbids retries after sending; None decides by method.
         max_retry_after: the longest ``Retry-After`` honoured, in seconds; a longer one ends the
             request (reason ``retry_after_too_long``) or switches route.
+        free_switches: switches to another proxy that do not use up an attempt, per request: after
+            a failure blamed on the proxy that provably never reached the origin (refused,
+            reset or timed out on the proxy hop, a CONNECT or SOCKS refusal, a 407), a pool
+            tries another proxy without counting it against ``attempts``, up to this many times.
+            A pool starting with several dead proxies then does not fail requests that never
+            reached the site. The deadline and the retry budget still bound them; 0 counts
+            every switch.
         budget: the shared retry budget (None: unlimited). Derived policies share it, so make a
             policy once per client, not per request.
 
@@ -223,11 +238,15 @@ class RetryPolicy:
     idempotent_methods: frozenset[str] = DEFAULT_IDEMPOTENT_METHODS
     idempotent: bool | None = None
     max_retry_after: float = 60.0
+    free_switches: int = 5
     budget: RetryBudget | None = field(default_factory=RetryBudget, compare=False)
+    failing_statuses: frozenset[int] = field(init=False, repr=False, compare=False)
+    """The statuses :meth:`failure_for_status` may turn into a failure (any other is an answer)."""
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
             object.__setattr__(self, name, check(getattr(self, name)))
+        _set_failing_statuses(self)
 
     def is_idempotent(self, method: str) -> bool:
         """Whether a request with ``method`` may be repeated after it was sent."""
@@ -317,4 +336,10 @@ class RetryPolicy:
         for name, check in _CHECKS.items():
             value = check(changes[name]) if name in changes else getattr(self, name)
             object.__setattr__(new, name, value)
+        _set_failing_statuses(new)
         return new
+
+
+def _set_failing_statuses(policy: RetryPolicy) -> None:
+    # Read once per response by the runner, before it calls failure_for_status (407: a proxy's).
+    object.__setattr__(policy, "failing_statuses", policy.retry_statuses | policy.switch_statuses | {407})

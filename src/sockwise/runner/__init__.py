@@ -9,7 +9,6 @@ from sockwise.runner._clock import SYSTEM_CLOCK, Clock, SystemClock
 from sockwise.runner._flow import (
     AttemptContext,
     Classifier,
-    Perform,
     Raised,
     Release,
     ResponseInfo,
@@ -30,7 +29,6 @@ __all__ = [
     "Clock",
     "DirectRoutes",
     "FixedProxyRoutes",
-    "Perform",
     "PoolRoutes",
     "Raised",
     "Release",

@@ -2,8 +2,8 @@
 
 Like httpx's ``auth_flow``, the generator yields what it needs done and receives the result:
 
-* :class:`Perform` -> the driver calls the integration's ``send(context)`` and sends back the
-  response, or :class:`Raised` with the exception;
+* an :class:`AttemptContext` -> the driver calls the integration's ``send(context)`` and sends
+  back the response, or :class:`Raised` with the exception;
 * :class:`Release` -> the driver releases a response that will be retried (sends back None);
 * :class:`Sleep` -> the driver sleeps (sends back None).
 
@@ -33,6 +33,7 @@ from sockwise.retry import (
     RetryPolicy,
     RetryState,
     SwitchRoute,
+    attempt_timeout,
     decide,
     failure_message,
     parse_retry_after,
@@ -43,7 +44,6 @@ from sockwise.runner._routes import Route, RouteProvider, route_label
 __all__ = [
     "AttemptContext",
     "Classifier",
-    "Perform",
     "Raised",
     "Release",
     "ResponseInfo",
@@ -141,13 +141,6 @@ def inspect_response(response: object) -> ResponseInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Perform:
-    """Make one attempt: call ``send(context)``."""
-
-    context: AttemptContext
-
-
-@dataclass(frozen=True, slots=True)
 class Sleep:
     """Sleep ``delay`` seconds before the next attempt."""
 
@@ -163,14 +156,13 @@ class Release(Generic[R]):
 
 @dataclass(frozen=True, slots=True)
 class Raised:
-    """The reply to :class:`Perform` when ``send`` raised."""
+    """The reply to an :class:`AttemptContext` when ``send`` raised."""
 
     exception: Exception
 
 
-@dataclass(frozen=True, slots=True)
 class RunResult(Generic[R]):
-    """A request that ended with a response.
+    """A request that ended with a response (read-only).
 
     Attributes:
         response: the last response (the caller owns it now).
@@ -180,18 +172,55 @@ class RunResult(Generic[R]):
             response is returned, not raised: the caller's ``raise_for_status`` decides.
     """
 
-    response: R
-    attempts: tuple[Attempt, ...]
-    reason: GiveUpReason | None = None
+    # Not a frozen dataclass: one is made per request, and the record of a first try that
+    # succeeded is only built if somebody reads ``attempts`` (most callers never do).
+    __slots__ = ("_attempts", "_first", "_reason", "_response")
+
+    def __init__(
+        self,
+        response: R,
+        attempts: tuple[Attempt, ...] = (),
+        reason: GiveUpReason | None = None,
+        first: tuple[Route, int | None, float] | None = None,
+    ) -> None:
+        self._response = response
+        self._attempts = attempts
+        self._reason = reason
+        self._first = first
+
+    @property
+    def response(self) -> R:
+        """The last response (the caller owns it now)."""
+        return self._response
+
+    @property
+    def reason(self) -> GiveUpReason | None:
+        """Why retrying stopped on a response that still counted as a failure, or None."""
+        return self._reason
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """Every attempt, in order."""
+        first = self._first
+        if first is not None:
+            route, status, elapsed = first
+            self._attempts = (Attempt(1, route_label(route), None, status, "done", 0.0, elapsed),)
+            self._first = None
+        return self._attempts
 
     @property
     def elapsed(self) -> float:
         """Seconds from the start of the request to the end of its last attempt."""
-        return self.attempts[-1].elapsed if self.attempts else 0.0
+        first = self._first
+        if first is not None:
+            return first[2]
+        return self._attempts[-1].elapsed if self._attempts else 0.0
+
+    def __repr__(self) -> str:
+        return f"RunResult(response={self._response!r}, attempts={self.attempts!r}, reason={self._reason!r})"
 
 
 def attempt_flow(
-    *,
     policy: RetryPolicy,
     method: str,
     host: str,
@@ -202,7 +231,7 @@ def attempt_flow(
     rng: random.Random,
     on_attempt: Callable[[Attempt], None] | None = None,
     logger: logging.Logger = LOGGER,
-) -> Generator[Perform | Sleep | Release[R], R | Raised | None, RunResult[R]]:
+) -> Generator[AttemptContext | Sleep | Release[R], R | Raised | None, RunResult[R]]:
     """The attempt loop of one request (see the module docstring for the protocol).
 
     Args:
@@ -226,19 +255,27 @@ def attempt_flow(
     # The system clock's method only wraps time.monotonic: call it directly on the request path.
     monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
     start = monotonic()
-    state = RetryState(policy, method.upper(), start)
     budget = policy.budget
     if budget is not None:
         budget.deposit(host, start)
+    # Made at the first failure: a request whose first try succeeds never needs it.
+    state: RetryState | None = None
+    number = 1
     exclude: frozenset[Route] = _NO_ROUTES
     attempts: list[Attempt] = []
     fresh = False
     while True:
         route = routes.lease(host, exclude)
         began = monotonic()
-        ctx = AttemptContext(state.attempts, route, state.attempt_timeout(began), fresh)
+        if state is not None:
+            timeout = state.attempt_timeout(began)
+        elif policy.deadline is None:
+            timeout = policy.timeout
+        else:
+            timeout = attempt_timeout(policy, start, began)
+        ctx = AttemptContext(number, route, timeout, fresh)
         try:
-            reply = yield Perform(ctx)
+            reply = yield ctx
         except GeneratorExit:
             routes.release(route)
             raise
@@ -246,24 +283,33 @@ def attempt_flow(
         response: R | None = None
         got_response = False
         retry_after = None
-        if isinstance(reply, Raised):
+        if type(reply) is Raised:
             classified = classify(reply.exception, phase=ctx.phase, via_proxy=isinstance(route, Proxy))
             failure: Failure | None = classified
             status = classified.status
         else:
-            response = reply
+            response = reply  # type: ignore[assignment]  # not Raised: what send returned
             got_response = True
-            info = inspect(reply)  # type: ignore[arg-type]  # not Raised: what send returned
+            info = inspect(reply)  # type: ignore[arg-type]
             status = info.status
-            failure = policy.failure_for_status(status, proxied=isinstance(route, Proxy))
-            if failure is not None and info.retry_after is not None:
-                retry_after = parse_retry_after(info.retry_after, clock.time())
+            if status is None or status not in policy.failing_statuses:
+                failure = None
+            else:
+                failure = policy.failure_for_status(status, proxied=isinstance(route, Proxy))
+                if failure is not None and info.retry_after is not None:
+                    retry_after = parse_retry_after(info.retry_after, clock.time())
         routes.report(route, host, failure, now - began)
+
+        if failure is None and number == 1 and on_attempt is None and not logger.isEnabledFor(logging.DEBUG):
+            # The common case, kept cheap: its Attempt record is built only if someone asks.
+            return RunResult(response, (), None, (route, status, now - start))  # type: ignore[arg-type]
 
         decision: Decision
         if failure is None:
             decision = _DONE
         else:
+            if state is None:
+                state = RetryState(policy, method.upper(), start, number)
             outcome = Outcome(
                 failure=failure,
                 retry_after=retry_after,
@@ -275,16 +321,14 @@ def attempt_flow(
                 decision = GiveUp("budget", failure, f"retry budget for {host} exhausted")
 
         # Positional: keyword arguments cost a frozen dataclass ~30 % more, once per attempt.
-        attempt = Attempt(
-            state.attempts, route_label(route), failure, status, decision.action, decision.delay, now - start
-        )
+        attempt = Attempt(number, route_label(route), failure, status, decision.action, decision.delay, now - start)
         attempts.append(attempt)
         if on_attempt is not None:
             on_attempt(attempt)
-        _log(logger, attempt, decision, state.method, host)
+        _log(logger, attempt, decision, method.upper(), host)
 
         if isinstance(decision, Done):
-            return RunResult(response, tuple(attempts))  # type: ignore[arg-type]
+            return RunResult(cast("R", response), tuple(attempts))
         if isinstance(decision, GiveUp):
             if got_response:
                 return RunResult(cast("R", response), tuple(attempts), decision.reason)
@@ -301,7 +345,9 @@ def attempt_flow(
             fresh = False
         else:
             fresh = decision.fresh_connection
+        assert state is not None  # a decision to retry follows a failure
         state = state.advance(decision)
+        number = state.attempts
 
 
 _LEVELS = {"done": logging.DEBUG, "retry": logging.INFO, "switch_route": logging.INFO, "give_up": logging.WARNING}
