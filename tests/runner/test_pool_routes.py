@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from sockwise import Blame, ErrorCode, Failure, Phase, Proxy
+from sockwise import Blame, ErrorCode, Failure, Phase, Proxy, RequestFailed
 from sockwise.pool import HealthPolicy, HealthState, MemoryStore, ProxyHealth, ProxyPool, RoundRobin
 from sockwise.retry import Backoff, RetryPolicy
 from sockwise.runner import DIRECT, FixedProxyRoutes, PoolRoutes, Route, RouteProvider
@@ -274,3 +274,29 @@ def test_cancelled_attempt_releases_its_lease() -> None:
     asyncio.run(main())
     assert pool.in_flight(leased[0]) == 0  # type: ignore[arg-type]
     assert [s.health for s in pool.status()] == [ProxyHealth()] * 3
+
+
+def test_dead_proxies_at_pool_start_do_not_use_up_attempts() -> None:
+    """With attempts=1, three proxies refusing in a row still end on the fourth: the switches were free."""
+    D = Proxy("http", "10.0.0.4", 8080)
+    script = ScriptedOutcomes(["ECONNREFUSED@proxy_connect"] * 3 + ["ok"])
+    pool = make_pool(script.clock, proxies=(A, B, C, D))
+    result = script.runner(policy(attempts=1), routes=PoolRoutes(pool)).run(script, method="GET", host="a.example")
+    assert [(a.route, a.code, a.action) for a in result.attempts] == [
+        (A.redacted, ErrorCode.ECONNREFUSED, "switch_route"),
+        (B.redacted, ErrorCode.ECONNREFUSED, "switch_route"),
+        (C.redacted, ErrorCode.ECONNREFUSED, "switch_route"),
+        (D.redacted, None, "done"),
+    ]
+
+
+def test_free_switches_run_out() -> None:
+    """free_switches=2 and attempts=1: the third refusal ends the request (reason attempts)."""
+    D = Proxy("http", "10.0.0.4", 8080)
+    script = ScriptedOutcomes(["ECONNREFUSED@proxy_connect"] * 3 + ["ok"])
+    pool = make_pool(script.clock, proxies=(A, B, C, D))
+    runner = script.runner(policy(attempts=1, free_switches=2), routes=PoolRoutes(pool))
+    with pytest.raises(RequestFailed) as caught:
+        runner.run(script, method="GET", host="a.example")
+    assert caught.value.reason == "attempts"
+    assert [a.action for a in caught.value.attempts] == ["switch_route", "switch_route", "give_up"]
