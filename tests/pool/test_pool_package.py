@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import sockwise.pool
-from sockwise.pool import _health, _parse, _pool, _select, _store
+from sockwise.pool import _cached, _health, _parse, _pool, _select, _store
 
 
 def test_all_sorted_and_resolves() -> None:
@@ -20,7 +20,7 @@ def test_all_covers_public_names_of_modules() -> None:
     """Every name a private module exports (but the store codecs and helpers) is re-exported."""
     internal = {"decode_health", "encode_health", "least_bad_order", "redact_url"}
     exported = set(sockwise.pool.__all__)
-    for module in (_health, _parse, _pool, _select, _store):
+    for module in (_cached, _health, _parse, _pool, _select, _store):
         missing = set(module.__all__) - exported - internal
         assert not missing, (module.__name__, missing)
 

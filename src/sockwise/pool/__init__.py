@@ -2,9 +2,11 @@
 
 Layer ``pool``: imports the model only. The health model (:mod:`._health`) is pure: time and
 randomness are arguments. Stores: ``memory://``, ``sqlite:///path``, ``redis://host:port/db``
-(redis-py is imported only when a Redis store is opened).
+(redis-py is imported only when a Redis store is opened), any of them behind a
+:class:`CachedStore` (``?cache=SECONDS``) for callers that must not block.
 """
 
+from sockwise.pool._cached import CachedStore
 from sockwise.pool._health import (
     BanPolicy,
     HealthPolicy,
@@ -35,6 +37,7 @@ from sockwise.pool._store import Ban, HealthStore, store_from_url
 __all__ = [
     "Ban",
     "BanPolicy",
+    "CachedStore",
     "Candidate",
     "HealthPolicy",
     "HealthState",

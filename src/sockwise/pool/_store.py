@@ -13,14 +13,22 @@ URL               backend
 ``redis://h:p/n`` shared by workers on many machines (``rediss://`` for TLS);
                   ``?prefix=`` namespaces the keys, ``?timeout=`` seconds to connect
 ================  ================================================================
+
+``?cache=SECONDS`` on any of them (``sqlite:///h.db?cache=0.05``) puts a
+:class:`~sockwise.pool.CachedStore` in front: calls answer from memory, writes go to the
+backend from a background thread, and the memory is read afresh every SECONDS. Use it when a
+pool serves an event loop: no lease or report then waits for the disk or the network. Other
+processes see this one's ejections within about SECONDS plus a few ms, instead of at their next
+lease. ``cache=0`` (or ``off``) keeps the plain store.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from sockwise._exceptions import ConfigError
 from sockwise.pool._health import ProxyHealth
@@ -115,7 +123,9 @@ def store_from_url(url: str) -> HealthStore:
 
     Args:
         url: ``memory://``, ``sqlite:///relative.db``, ``sqlite:////abs/path.db``,
-            ``redis://[:password@]host:port/db[?prefix=sockwise:&timeout=2]`` or ``rediss://``.
+            ``redis://[:password@]host:port/db[?prefix=sockwise:&timeout=2]`` or ``rediss://``;
+            any of them with ``cache=SECONDS`` in the query for a :class:`CachedStore` in front
+            of it that reads the backend every SECONDS (``cache=0``: no cache).
 
     Returns:
         An open store, already checked to be reachable and writable.
@@ -126,6 +136,51 @@ def store_from_url(url: str) -> HealthStore:
             how to fix it; the password is redacted).
     """
     shown = redact_url(url)
+    backend_url, refresh = _split_cache(url, shown)
+    store = _open_backend(backend_url, shown)
+    if refresh is None:
+        return store
+    from sockwise.pool._cached import CachedStore
+
+    try:
+        return CachedStore(store, refresh=refresh, url=shown)
+    except BaseException:
+        store.close()
+        raise
+
+
+_OFF = ("0", "off", "no", "false")
+
+
+def _split_cache(url: str, shown: str) -> tuple[str, float | None]:
+    """The URL without its ``cache=`` option, and that option's seconds (None: no cache)."""
+    base, mark, rest = url.partition("?")
+    if not mark:
+        return url, None
+    query, hash_mark, fragment = rest.partition("#")
+    # The other options are kept as written (not re-encoded), so messages show them as given.
+    items = [item for item in query.split("&") if item]
+    values = [value for name, value in parse_qsl(query, keep_blank_values=True) if name == "cache"]
+    if not values:
+        return url, None
+    kept = "&".join(item for item in items if unquote(item.partition("=")[0]) != "cache")
+    backend_url = base + (f"?{kept}" if kept else "") + hash_mark + fragment
+    value = values[-1].strip().lower()
+    if value in _OFF:
+        return backend_url, None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(
+            f"store URL {shown!r}: cache={values[-1]!r} is not a number of seconds; "
+            "write cache=0.05 (read the store every 50 ms) or cache=0 (no cache)"
+        )
+    return backend_url, seconds
+
+
+def _open_backend(url: str, shown: str) -> HealthStore:
     scheme = url.partition("://")[0].lower() if "://" in url else ""
     if scheme == "memory":
         from sockwise.pool._memory import MemoryStore
