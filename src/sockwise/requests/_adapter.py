@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,11 +33,26 @@ SocketOption = tuple[int, int, int]
 _DEFAULT_KEEPALIVE = KeepAlive()
 _HTTP_SEND = HTTPAdapter.send
 _SHORTEST = 0.001  # urllib3 refuses a read timeout of 0: an attempt always gets at least this
+DEFAULT_MAX_PROXIES = 64
 
 
 def _close(response: requests.Response) -> None:
     # A read body already went back to the pool; an unread (streamed) one closes its connection.
     response.close()
+
+
+def _close_manager(manager: Any) -> None:
+    """Close every pooled connection of a urllib3 pool manager now (it stays usable: pools are made anew).
+
+    urllib3 2.8's ``PoolManager.clear()`` only forgets its pools and leaves their connections to
+    the garbage collector (a response still held keeps its pool, and so its idle sockets, open);
+    here each pool is closed at once. A connection out on a response is closed when it comes back.
+    """
+    pools = [manager.pools.get(key) for key in manager.pools.keys()]  # noqa: SIM118  # a copy, under its lock
+    manager.clear()
+    for pool in pools:
+        if pool is not None:
+            pool.close()
 
 
 def _split_timeout(timeout: Any) -> tuple[float | None, float | None]:
@@ -129,6 +146,13 @@ class RetryAdapter(HTTPAdapter):
     environment's, with ``trust_env``) are used as usual. HTTP, HTTPS and SOCKS4/4a/5/5h proxies all
     work; SOCKS goes through python-socks (requests' PySocks-based SOCKS support is not needed).
 
+    **Connection pools per proxy**: each proxy (its URL, credentials included: two logins on one
+    host are two proxies) gets its own urllib3 pool manager, made on first use. At most
+    ``max_proxies`` are kept: when a new proxy needs one, the least recently used proxy's manager is
+    dropped and its idle connections are closed at once (a connection still out on a response is
+    closed when the response is done). So a pool of thousands of proxies, or a vendor session id per
+    request (``user-session-{key}``), holds a bounded number of sockets. Safe from several threads.
+
     **TCP keepalive**: every socket gets ``TCP_NODELAY`` (urllib3's default) plus keepalive and
     ``TCP_USER_TIMEOUT`` from ``keepalive``, so a dead idle peer is found in seconds.
 
@@ -152,9 +176,11 @@ class RetryAdapter(HTTPAdapter):
         pool_connections: urllib3 pools (origins) kept per pool manager.
         pool_maxsize: connections kept per pool.
         pool_block: wait for a free connection instead of opening one more.
+        max_proxies: proxies whose pool managers (and idle connections) are kept at once (>= 1).
 
     Raises:
-        ConfigError: ``proxy`` and ``routes`` both given, or a proxy that does not parse.
+        ConfigError: ``proxy`` and ``routes`` both given, a proxy that does not parse, or
+            ``max_proxies`` below 1.
     """
 
     def __init__(
@@ -169,7 +195,13 @@ class RetryAdapter(HTTPAdapter):
         pool_connections: int = DEFAULT_POOLSIZE,
         pool_maxsize: int = DEFAULT_POOLSIZE,
         pool_block: bool = DEFAULT_POOLBLOCK,
+        max_proxies: int = DEFAULT_MAX_PROXIES,
     ) -> None:
+        if isinstance(max_proxies, bool) or not isinstance(max_proxies, int) or max_proxies < 1:
+            raise ConfigError(
+                f"max_proxies must be a whole number >= 1 (proxies whose pools are kept), got {max_proxies!r}"
+            )
+        self.max_proxies = max_proxies
         self.socket_options: list[SocketOption] = [
             *HTTPConnection.default_socket_options,
             *(keepalive.options() if keepalive is not None else ()),
@@ -185,6 +217,9 @@ class RetryAdapter(HTTPAdapter):
         self._route_proxies: dict[Proxy, dict[str, str]] = {}
         self._manager_kwargs = {"num_pools": pool_connections, "maxsize": pool_maxsize, "block": pool_block}
         super().__init__(pool_connections, pool_maxsize, max_retries=0, pool_block=pool_block)
+        # requests' dict of per-proxy managers, made an LRU: proxy_manager_for keeps it bounded.
+        self.proxy_manager: OrderedDict[str, Any] = OrderedDict()
+        self._proxy_lock = threading.Lock()
         # urllib3 must raise at once and never retry by itself: the policy decides every retry.
         self.max_retries = Retry(0, read=False)
 
@@ -200,17 +235,38 @@ class RetryAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        """The pool manager of one proxy (made on first use, closed with the adapter); SOCKS via python-socks."""
-        manager = self.proxy_manager.get(proxy)
+        """The pool manager of one proxy URL; SOCKS via python-socks.
+
+        Made on first use and kept while the proxy is among the ``max_proxies`` most recently used:
+        the manager of the least recently used one is then dropped and its idle connections
+        closed. Thread-safe.
+        """
+        managers = self.proxy_manager
+        manager = managers.get(proxy)
         if manager is not None:
+            # Per request on a proxy route, so without the lock: each OrderedDict call is atomic.
+            try:  # noqa: SIM105  # contextlib.suppress costs ~0.3 µs here, per request
+                managers.move_to_end(proxy)
+            except KeyError:
+                pass  # evicted meanwhile: this request may still use it (its connection closes on return)
             return manager
-        proxy_kwargs.setdefault("socket_options", self.socket_options)
-        if proxy.lower().startswith("socks"):
-            manager = SocksPoolManager(proxy, **self._manager_kwargs, **proxy_kwargs)
-            self.proxy_manager[proxy] = manager
-            return manager
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = POOL_CLASSES
+        evicted: list[Any] = []
+        with self._proxy_lock:
+            manager = managers.get(proxy)
+            if manager is not None:
+                return manager
+            proxy_kwargs.setdefault("socket_options", self.socket_options)
+            if proxy.lower().startswith("socks"):
+                manager = SocksPoolManager(proxy, **self._manager_kwargs, **proxy_kwargs)
+            else:
+                # requests' own: the proxy's credentials become its Proxy-Authorization header.
+                manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+                manager.pool_classes_by_scheme = POOL_CLASSES
+            managers[proxy] = manager
+            while len(managers) > self.max_proxies:
+                evicted.append(managers.popitem(last=False)[1])
+        for old in evicted:
+            _close_manager(old)
         return manager
 
     def send(
@@ -314,15 +370,19 @@ class RetryAdapter(HTTPAdapter):
         the garbage collector (a response still held keeps its pool, and so its idle sockets, open);
         here each pool is closed at once.
         """
-        for manager in (self.poolmanager, *self.proxy_manager.values()):
-            pools = [manager.pools.get(key) for key in manager.pools.keys()]  # noqa: SIM118  # a copy, under its lock
-            manager.clear()
-            for pool in pools:
-                if pool is not None:
-                    pool.close()
+        with self._proxy_lock:
+            managers = [self.poolmanager, *self.proxy_manager.values()]
+            self.proxy_manager.clear()
+        for manager in managers:
+            _close_manager(manager)
 
     def _proxies_for(self, proxy: Proxy) -> dict[str, str]:
-        proxies = self._route_proxies.get(proxy)
+        cache = self._route_proxies
+        proxies = cache.get(proxy)
         if proxies is None:
-            proxies = self._route_proxies[proxy] = {"all": proxy.url}
+            if len(cache) >= 4 * self.max_proxies:
+                # Bounded like the managers (a vendor session id per request makes a new proxy each
+                # time); rebuilding an entry costs a URL, so forgetting them all at once is fine.
+                cache.clear()
+            proxies = cache[proxy] = {"all": proxy.url}
         return proxies

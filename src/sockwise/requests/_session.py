@@ -12,7 +12,7 @@ from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE
 from sockwise._exceptions import ConfigError
 from sockwise._model import Attempt, Proxy
 from sockwise._sockopts import KeepAlive
-from sockwise.requests._adapter import RetryAdapter, SocketOption
+from sockwise.requests._adapter import DEFAULT_MAX_PROXIES, RetryAdapter, SocketOption
 from sockwise.requests._options import check_overrides, overrides
 from sockwise.retry import RetryPolicy
 from sockwise.runner import RouteProvider
@@ -52,6 +52,7 @@ class Session(requests.Session):
         pool_connections: urllib3 pools (origins) kept per pool manager.
         pool_maxsize: connections kept per pool.
         pool_block: wait for a free connection instead of opening one more.
+        max_proxies: proxies whose connection pools are kept at once (least recently used closed first).
         adapter: mount this adapter instead of making one (then give none of the other arguments).
 
     Raises:
@@ -72,6 +73,7 @@ class Session(requests.Session):
         pool_connections: int = DEFAULT_POOLSIZE,
         pool_maxsize: int = DEFAULT_POOLSIZE,
         pool_block: bool = DEFAULT_POOLBLOCK,
+        max_proxies: int = DEFAULT_MAX_PROXIES,
         adapter: RetryAdapter | None = None,
     ) -> None:
         if adapter is None:
@@ -85,6 +87,7 @@ class Session(requests.Session):
                 pool_connections=pool_connections,
                 pool_maxsize=pool_maxsize,
                 pool_block=pool_block,
+                max_proxies=max_proxies,
             )
         elif (
             policy is not None
@@ -94,6 +97,7 @@ class Session(requests.Session):
             or keepalive is not _DEFAULT_KEEPALIVE
             or socket_options is not None
             or (pool_connections, pool_maxsize, pool_block) != (DEFAULT_POOLSIZE, DEFAULT_POOLSIZE, DEFAULT_POOLBLOCK)
+            or max_proxies != DEFAULT_MAX_PROXIES
         ):
             raise ConfigError("give either adapter= or the adapter's settings (policy=, proxy=, ...), not both")
         super().__init__()
