@@ -24,7 +24,14 @@ from sockwise.aiohttp._errors import ConnectionRetryError, RetryError, request_f
 from sockwise.aiohttp._hints import PhaseHintsMixin, trace_config
 from sockwise.aiohttp._middleware import RetryMiddleware
 from sockwise.aiohttp._options import RequestOptions, overrides
-from sockwise.aiohttp._session import KeepAliveConnector, KeepAliveSocketFactory, connector, session
+from sockwise.aiohttp._session import (
+    KeepAliveConnector,
+    KeepAliveSocketFactory,
+    SocksRoutingConnector,
+    connector,
+    session,
+    socks_connector,
+)
 
 __all__ = [
     "ConnectionRetryError",
@@ -34,9 +41,11 @@ __all__ = [
     "RequestOptions",
     "RetryError",
     "RetryMiddleware",
+    "SocksRoutingConnector",
     "connector",
     "overrides",
     "request_failed",
     "session",
+    "socks_connector",
     "trace_config",
 ]

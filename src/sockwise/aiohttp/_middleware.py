@@ -37,10 +37,13 @@ from sockwise.runner import (
 if TYPE_CHECKING:
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
 
-__all__ = ["RetryMiddleware"]
+__all__ = ["SOCKS_SCHEMES", "RetryMiddleware"]
 
 _LOGGER = logging.getLogger("sockwise.retry")
 _HTTP_PROXIES = ("http", "https")
+SOCKS_SCHEMES: frozenset[str] = frozenset({"socks4", "socks5", "socks5h"})
+"""Proxy schemes aiohttp cannot speak itself: their attempts need a :class:`SocksRoutingConnector`."""
+_MAX_PROXY_ARGS = 1024  # proxies whose aiohttp proxy arguments are cached (a vendor session id per request: many)
 _ONE_SHOT: Mapping[str, object] = {"idempotent": False}
 _FIRST_ERROR_STATUS = 400
 _NO_RETRY_AFTER = {status: ResponseInfo(status) for status in range(100, 400)}
@@ -117,8 +120,9 @@ class RetryMiddleware:
             middleware per session: its retry budget is shared by the session's requests.
         routes: a route provider (direct by default; one fixed proxy with ``proxy=``).
         proxy: one fixed proxy (a :class:`~sockwise.Proxy` or a URL). HTTP(S) proxies are set
-            per attempt with aiohttp's own proxy support; a SOCKS proxy needs the session's
-            connector to speak it (:func:`sockwise.aiohttp.session` builds one).
+            per attempt with aiohttp's own proxy support; SOCKS proxies (fixed or from a pool) need
+            the session's connector to route them: a :class:`~sockwise.aiohttp.SocksRoutingConnector`
+            (:func:`sockwise.aiohttp.session` builds one, or pass ``connector=sockwise.aiohttp.connector()``).
         on_attempt: called with each :class:`~sockwise.Attempt` as it is decided.
         stream: the default for requests that do not say (see above).
         clock: time and sleep (a :class:`~sockwise.testing.FakeClock` in tests).
@@ -126,10 +130,12 @@ class RetryMiddleware:
         logger: where Attempts are logged (``sockwise.retry``).
 
     Raises:
-        ConfigError: both ``routes`` and ``proxy``, or a proxy URL that does not parse.
+        ConfigError: both ``routes`` and ``proxy``, or a proxy URL that does not parse; when an
+            attempt's route is a SOCKS proxy and the session's connector cannot route it (no
+            request is made: it would otherwise go out directly).
     """
 
-    __slots__ = ("_proxy_args", "_runner", "_socks_key", "_stream")
+    __slots__ = ("_proxy_args", "_runner", "_stream")
 
     def __init__(
         self,
@@ -164,8 +170,6 @@ class RetryMiddleware:
         )
         self._stream = stream
         self._proxy_args: dict[Proxy, tuple[URL, str | None]] = {}
-        # The SOCKS proxy the session's connector speaks (set by sockwise.aiohttp.session).
-        self._socks_key: str | None = None
 
     @property
     def runner(self) -> Runner:
@@ -211,6 +215,8 @@ class RetryMiddleware:
     def _proxy(self, proxy: Proxy) -> tuple[URL, str | None]:
         args = self._proxy_args.get(proxy)
         if args is None:
+            if len(self._proxy_args) >= _MAX_PROXY_ARGS:
+                self._proxy_args.clear()  # bounded; an entry is cheap to make again
             url = URL.build(scheme=proxy.scheme, host=proxy.host, port=proxy.port)
             auth = None
             if proxy.username is not None:
@@ -334,13 +340,16 @@ class _Attempts:
                     self._auth_header_set = True
             request.update_proxy(url, None, headers)
             return
-        if route.key != self._middleware._socks_key:
+        from sockwise.aiohttp._session import SocksRoutingConnector
+
+        if not isinstance(request.session.connector, SocksRoutingConnector):
+            # Never let the attempt go out: without the routing it would reach the origin directly.
             raise ConfigError(
                 f"the SOCKS proxy {route.redacted} needs a connector that speaks SOCKS: use "
-                "sockwise.aiohttp.session(proxy=...) (one SOCKS proxy per session); aiohttp's proxy= takes "
-                "HTTP proxies only"
+                "sockwise.aiohttp.session(routes=... or proxy=...), or aiohttp.ClientSession("
+                "connector=sockwise.aiohttp.connector(), ...); aiohttp's proxy= takes HTTP proxies only"
             )
-        # The session's connector tunnels every connection through this SOCKS proxy.
+        # The session's connector makes this attempt's connection through the SOCKS proxy.
         request.update_proxy(None, None, None)
 
 
