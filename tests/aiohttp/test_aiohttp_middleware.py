@@ -1,27 +1,29 @@
-"""sockwise.aiohttp against the lab: what the server saw, what the caller caught, what was released."""
+"""sockwise.aiohttp against the lab: what is aiohttp's own (its hidden replay, hints, overrides(), SOCKS).
+
+The behaviour every integration shares (what is retried, deadlines, budget, overrides, proxies,
+released connections) is pinned for the middleware too by tests/integrations/test_behaviour.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 
-from sockwise import Attempt, Blame, ConfigError, ErrorCode, Phase, Proxy
+from sockwise import Blame, ConfigError, ErrorCode, Phase, Proxy
 from sockwise.aiohttp import (
     ConnectionRetryError,
     RetryError,
     RetryMiddleware,
     overrides,
-    request_failed,
     session,
 )
 from sockwise.lab import Lab
-from sockwise.retry import Backoff, RetryBudget, RetryPolicy
+from sockwise.retry import Backoff, RetryPolicy
 
 T = TypeVar("T")
 
@@ -54,32 +56,6 @@ async def failure_of(call: Awaitable[object]) -> RetryError:
     return caught
 
 
-def test_get_is_retried_after_a_reset_and_fails_with_the_story(sockwise_lab: Lab) -> None:
-    """A GET reset after sending is tried `attempts` times; the caller catches a ClientError with the data."""
-    url = sockwise_lab.url("reset-after-request")
-
-    async def main() -> RetryError:
-        async with session(policy(attempts=3)) as s:
-            return await failure_of(fetch(s, "GET", url))
-
-    exc = run(main())
-    assert len(sockwise_lab.records("reset-after-request")) == 3
-    assert isinstance(exc, ConnectionRetryError)
-    assert isinstance(exc, aiohttp.ClientConnectionError)
-    assert exc.errno == 104
-    failure = exc.sockwise.failure
-    assert (failure.code, failure.phase, failure.blame, failure.request_sent) == (
-        ErrorCode.ECONNRESET,
-        Phase.WAIT,
-        Blame.ORIGIN,
-        True,
-    )
-    assert [a.action for a in exc.sockwise.attempts] == ["retry", "retry", "give_up"]
-    assert exc.sockwise.reason == "attempts"
-    assert str(exc).startswith("ECONNRESET while waiting for headers from origin; 3 attempts in ")
-    assert request_failed(exc) is exc.sockwise
-
-
 def test_aiohttp_hidden_get_replay_is_off_under_the_middleware(sockwise_lab: Lab) -> None:
     """attempts=1 means one request on the wire, although bare aiohttp replays a reset GET once."""
     url = sockwise_lab.url("reset-after-request")
@@ -97,23 +73,6 @@ def test_aiohttp_hidden_get_replay_is_off_under_the_middleware(sockwise_lab: Lab
     assert len(sockwise_lab.records("reset-after-request")) == 3
 
 
-def test_post_after_send_is_not_retried(sockwise_lab: Lab) -> None:
-    """A POST reset after it was sent reaches the server once and is not retried (not_idempotent)."""
-    url = sockwise_lab.url("reset-after-request")
-
-    async def main() -> RetryError:
-        async with session(policy(attempts=3)) as s:
-            return await failure_of(fetch(s, "POST", url, data=b"payment"))
-
-    exc = run(main())
-    assert len(sockwise_lab.records("reset-after-request")) == 1
-    assert exc.sockwise.reason == "not_idempotent"
-    failure = exc.sockwise.failure
-    # The connector's hint: a request with a body may still have been uploading.
-    assert (failure.code, failure.phase, failure.request_sent) == (ErrorCode.ECONNRESET, Phase.SEND, None)
-    assert str(exc).endswith("request may have been sent, POST not retried")
-
-
 def test_trace_config_tells_that_the_post_was_sent(sockwise_lab: Lab) -> None:
     """With trace=True the headers-sent signal makes the same failure 'sent, waiting for headers'."""
     url = sockwise_lab.url("reset-after-request")
@@ -127,117 +86,6 @@ def test_trace_config_tells_that_the_post_was_sent(sockwise_lab: Lab) -> None:
     failure = exc.sockwise.failure
     assert (failure.code, failure.phase, failure.request_sent) == (ErrorCode.ECONNRESET, Phase.WAIT, True)
     assert str(exc).endswith("request was sent, POST not retried")
-
-
-def test_post_never_sent_is_retried(sockwise_lab: Lab) -> None:
-    """A POST to a refused port never left: it is retried, and the caller still catches ClientConnectorError."""
-    url = sockwise_lab.url("refused")
-
-    async def main() -> RetryError:
-        async with session(policy(attempts=3)) as s:
-            return await failure_of(fetch(s, "POST", url, data=b"x"))
-
-    exc = run(main())
-    assert isinstance(exc, aiohttp.ClientConnectorError)
-    assert exc.os_error.errno == 111  # the mirrored type's own properties still work
-    failure = exc.sockwise.failure
-    assert (failure.code, failure.phase, failure.blame, failure.request_sent) == (
-        ErrorCode.ECONNREFUSED,
-        Phase.CONNECT,
-        Blame.ORIGIN,
-        False,
-    )
-    assert [a.action for a in exc.attempts] == ["retry", "retry", "give_up"]
-
-
-def _stale_pairs(lab: Lab) -> list[tuple[int, int]]:
-    return [(r.conn_id, r.nth) for r in lab.records("stale-keepalive")]
-
-
-def test_stale_keepalive_race_is_recovered_for_get_on_a_fresh_connection(sockwise_lab: Lab) -> None:
-    """The server closing a pooled connection as the GET arrives costs one immediate retry on a new connection."""
-    url = sockwise_lab.url("stale-keepalive")
-    seen: list[Attempt] = []
-
-    async def main() -> list[tuple[int, bytes]]:
-        async with session(policy(attempts=2), on_attempt=seen.append) as s:
-            return [await fetch(s, "GET", url), await fetch(s, "GET", url)]
-
-    assert run(main()) == [(200, b"ok"), (200, b"ok")]
-    (first, _), (_second, _), (third, _) = _stale_pairs(sockwise_lab)
-    assert _stale_pairs(sockwise_lab) == [(first, 1), (first, 2), (third, 1)]
-    assert third != first
-    # Immediate (the backoff would wait 0.01 s), on a fresh connection.
-    assert [(a.action, a.delay) for a in seen] == [("done", 0.0), ("retry", 0.0), ("done", 0.0)]
-    assert seen[1].code in (ErrorCode.UNEXPECTED_EOF, ErrorCode.ECONNRESET)
-
-
-def test_stale_keepalive_race_is_not_retried_for_post(sockwise_lab: Lab) -> None:
-    """The same race for a POST reaches the caller: it may have been processed."""
-    url = sockwise_lab.url("stale-keepalive")
-
-    async def main() -> RetryError:
-        async with session(policy(attempts=3)) as s:
-            assert await fetch(s, "GET", url) == (200, b"ok")
-            return await failure_of(fetch(s, "POST", url, data=b"x"))
-
-    exc = run(main())
-    assert exc.sockwise.reason == "not_idempotent"
-    assert len(exc.attempts) == 1
-    assert [r.method for r in sockwise_lab.records("stale-keepalive")] == ["GET", "POST"]
-
-
-def test_retry_after_is_waited(sockwise_lab: Lab) -> None:
-    """A 503 with Retry-After: 1 is retried no sooner than 1 s later (server-side timestamps)."""
-    url = sockwise_lab.url("status", code=503, retry_after=1)
-
-    async def main() -> tuple[int, bytes]:
-        async with session(policy(attempts=2, max_retry_after=5.0)) as s:
-            return await fetch(s, "GET", url)
-
-    status, _ = run(main())
-    assert status == 503  # the last attempt's response is returned, not raised
-    first, second = sockwise_lab.records("status")
-    assert second.monotonic - first.monotonic >= 1.0
-
-
-def test_deadline_holds_with_a_trickling_body(sockwise_lab: Lab) -> None:
-    """A body trickling for 5 s ends at the 1 s deadline (+0.2 s), with a 0.4 s per-try timeout."""
-    url = sockwise_lab.url("trickle", size=50, interval=0.1)
-    deadline = 1.0
-
-    async def main() -> RetryError:
-        async with session(policy(attempts=10, deadline=deadline, timeout=0.4)) as s:
-            return await failure_of(fetch(s, "GET", url))
-
-    began = time.monotonic()
-    exc = run(main())
-    wall = time.monotonic() - began
-    assert wall <= deadline + 0.2
-    assert isinstance(exc, asyncio.TimeoutError)
-    assert isinstance(exc, aiohttp.SocketTimeoutError)
-    failure = exc.sockwise.failure
-    assert (failure.code, failure.phase, failure.errno) == (ErrorCode.ETIMEDOUT, Phase.BODY, None)
-    assert exc.sockwise.reason == "deadline"
-    assert 2 <= len(exc.attempts) <= 3
-
-
-def test_budget_ends_a_retry_storm(sockwise_lab: Lab) -> None:
-    """With no retry share and a floor of one retry, 5 failing GETs make 6 requests, not 15."""
-    url = sockwise_lab.url("reset-after-request")
-    budget = RetryBudget(ratio=0.0, min_retries_per_second=0.1, ttl=10.0)
-
-    async def main() -> list[str]:
-        reasons = []
-        async with session(policy(attempts=3, budget=budget)) as s:
-            for _ in range(5):
-                reasons.append((await failure_of(fetch(s, "GET", url))).sockwise.reason)
-        return reasons
-
-    reasons = run(main())
-    assert len(sockwise_lab.records("reset-after-request")) == 6
-    # The first request spent the one retry; every request then ended on the empty budget.
-    assert reasons == ["budget"] * 5
 
 
 def test_per_request_overrides_win_over_the_policy(sockwise_lab: Lab) -> None:
@@ -266,39 +114,6 @@ def test_bad_override_is_refused_at_the_with() -> None:
         pass
     with pytest.raises(ConfigError, match="stream"), overrides(stream="yes"):
         pass
-
-
-def test_failed_attempts_responses_are_released(sockwise_lab: Lab) -> None:
-    """503s that are retried give their connection back, read or not: nothing stays acquired."""
-    url = sockwise_lab.url("status", code=503)
-    seen: list[aiohttp.ClientResponse] = []
-
-    async def capture(req: aiohttp.ClientRequest, handler: Callable[..., Any]) -> aiohttp.ClientResponse:
-        resp: aiohttp.ClientResponse = await handler(req)
-        seen.append(resp)
-        return resp
-
-    async def main(stream: bool) -> int:
-        async with session(policy(attempts=3), stream=stream, middlewares=[capture]) as s:
-            async with s.get(url) as resp:
-                status = resp.status
-                await resp.read()
-            connector = s.connector
-            assert connector is not None
-            # Nothing is held: every connection is idle in the pool or closed.
-            assert not connector._acquired  # type: ignore[attr-defined]
-            return status
-
-    assert run(main(stream=False)) == 503
-    assert len(seen) == 3
-    assert all(r.connection is None for r in seen)
-    conns = [r.conn_id for r in sockwise_lab.records("status")]
-    assert len(set(conns)) == 1  # read bodies: the one connection went back to the pool each time
-
-    seen.clear()
-    assert run(main(stream=True)) == 503
-    assert len(seen) == 3
-    assert all(r.connection is None for r in seen)
 
 
 def test_keepalive_options_are_set_on_the_socket(sockwise_lab: Lab) -> None:
@@ -343,93 +158,7 @@ def test_plain_client_session_with_the_middleware_still_retries(sockwise_lab: La
 
 
 # ---------------------------------------------------------------------------------------------
-# Through a lab proxy (one fixed proxy)
-
-
-def test_http_proxy_refused_is_the_proxys_and_retried(sockwise_lab: Lab) -> None:
-    """A proxy port that refuses: ECONNREFUSED while connecting to the proxy, blamed on it, retried."""
-    proxy = sockwise_lab.add_proxy("refuse").proxy
-
-    async def main() -> RetryError:
-        async with session(policy(attempts=2), proxy=proxy) as s:
-            return await failure_of(fetch(s, "GET", sockwise_lab.url("ok")))
-
-    exc = run(main())
-    assert isinstance(exc, aiohttp.ClientProxyConnectionError)
-    failure = exc.sockwise.failure
-    assert (failure.code, failure.phase, failure.blame, failure.request_sent) == (
-        ErrorCode.ECONNREFUSED,
-        Phase.PROXY_CONNECT,
-        Blame.PROXY,
-        False,
-    )
-    assert len(exc.attempts) == 2
-    assert sockwise_lab.records("ok") == []
-
-
-def test_http_proxy_connect_502_is_the_proxys(sockwise_lab: Lab) -> None:
-    """CONNECT answered 502: PROXY_REFUSED in the handshake, blamed on the proxy, no other route to switch to."""
-    lab_proxy = sockwise_lab.add_proxy("connect-502")
-
-    async def main() -> RetryError:
-        async with session(
-            policy(), proxy=lab_proxy.proxy, connector_args={"ssl": sockwise_lab.client_ssl_context()}
-        ) as s:
-            return await failure_of(fetch(s, "GET", sockwise_lab.url("ok", tls=True)))
-
-    exc = run(main())
-    assert isinstance(exc, aiohttp.ClientHttpProxyError)
-    assert exc.status == 502
-    failure = exc.sockwise.failure
-    assert (failure.code, failure.phase, failure.blame, failure.request_sent, failure.status) == (
-        ErrorCode.PROXY_REFUSED,
-        Phase.PROXY_HANDSHAKE,
-        Blame.PROXY,
-        False,
-        502,
-    )
-    assert exc.sockwise.reason == "no_other_route"
-    assert str(exc).startswith("PROXY_REFUSED 502 during the proxy handshake from proxy via http://127.0.0.1:")
-
-
-def test_http_proxy_auth_is_the_proxys_and_credentials_work(sockwise_lab: Lab) -> None:
-    """Without credentials: PROXY_AUTH 407, never retried; with them the request goes through the tunnel."""
-    lab_proxy = sockwise_lab.add_proxy("auth", username="u", password="s3cret")
-    bare = Proxy("http", lab_proxy.proxy.host, lab_proxy.proxy.port)
-    ssl_args = {"ssl": sockwise_lab.client_ssl_context()}
-
-    async def main() -> tuple[RetryError, tuple[int, bytes]]:
-        async with session(policy(), proxy=bare, connector_args=ssl_args) as s:
-            exc = await failure_of(fetch(s, "GET", sockwise_lab.url("ok", tls=True)))
-        async with session(policy(), proxy=lab_proxy.proxy, connector_args=ssl_args) as s:
-            ok = await fetch(s, "GET", sockwise_lab.url("ok", tls=True))
-        return exc, ok
-
-    exc, ok = run(main())
-    failure = exc.sockwise.failure
-    assert (failure.code, failure.phase, failure.blame, failure.status) == (
-        ErrorCode.PROXY_AUTH,
-        Phase.PROXY_HANDSHAKE,
-        Blame.PROXY,
-        407,
-    )
-    assert len(exc.attempts) == 1
-    assert ok == (200, b"ok")
-
-
-def test_http_proxy_credentials_never_reach_the_message(sockwise_lab: Lab) -> None:
-    """The route in the message and the Attempts is redacted."""
-    lab_proxy = sockwise_lab.add_proxy("connect-502")
-    proxy = Proxy("http", lab_proxy.proxy.host, lab_proxy.proxy.port, "u", "hunter2")
-
-    async def main() -> RetryError:
-        async with session(policy(), proxy=proxy, connector_args={"ssl": sockwise_lab.client_ssl_context()}) as s:
-            return await failure_of(fetch(s, "GET", sockwise_lab.url("ok", tls=True)))
-
-    exc = run(main())
-    assert "hunter2" not in str(exc)
-    assert "hunter2" not in repr(exc.attempts)
-    assert "u:***@" in str(exc)
+# SOCKS through a lab proxy
 
 
 def test_socks5_proxy_through_session(sockwise_lab: Lab) -> None:
@@ -467,64 +196,3 @@ def test_socks_route_without_a_socks_connector_is_a_config_error(sockwise_lab: L
     with pytest.raises(ConfigError, match="needs a connector that speaks SOCKS"):
         run(main())
     assert sockwise_lab.records("ok") == []
-
-
-def test_plain_http_through_an_auth_proxy(sockwise_lab: Lab) -> None:
-    """An absolute-form request carries the proxy's credentials itself; without them the 407 is not retried."""
-    lab_proxy = sockwise_lab.add_proxy("auth", username="u", password="s3cret")
-    bare = Proxy("http", lab_proxy.proxy.host, lab_proxy.proxy.port)
-    seen: list[Attempt] = []
-
-    async def main() -> tuple[tuple[int, bytes], tuple[int, bytes]]:
-        async with session(policy(), proxy=lab_proxy.proxy) as s:
-            ok = await fetch(s, "GET", sockwise_lab.url("ok"))
-        async with session(policy(), proxy=bare, on_attempt=seen.append) as s:
-            refused = await fetch(s, "GET", sockwise_lab.url("ok"))
-        return ok, refused
-
-    ok, (status, _) = run(main())
-    assert ok == (200, b"ok")
-    assert status == 407
-    assert [(a.code, a.blame, a.action) for a in seen] == [(ErrorCode.PROXY_AUTH, Blame.PROXY, "give_up")]
-    assert len(sockwise_lab.records("ok")) == 1
-    to_proxy = [dict(r.headers).get("Proxy-Authorization") for r in sockwise_lab.records(lab_proxy.name)]
-    assert to_proxy == ["Basic ***", None]  # the lab redacts what it records
-
-
-def test_a_body_that_can_be_read_once_is_never_resent(sockwise_lab: Lab) -> None:
-    """A streamed POST body is one-shot: even idempotent=True does not resend it after it left."""
-    url = sockwise_lab.url("reset-after-request")
-
-    async def body() -> Any:
-        yield b"chunk"
-
-    async def main() -> RetryError:
-        async with session(policy(attempts=3)) as s:
-            with overrides(idempotent=True):
-                return await failure_of(fetch(s, "POST", url, data=body()))
-
-    exc = run(main())
-    assert len(sockwise_lab.records("reset-after-request")) == 1
-    assert exc.sockwise.reason == "not_idempotent"
-
-
-def test_per_try_timeout_while_connecting_is_a_connect_timeout(sockwise_lab: Lab) -> None:
-    """A full accept queue times out in the connect phase: never sent, so even a POST is retried."""
-    url = sockwise_lab.url("backlog-full")
-
-    async def main() -> RetryError:
-        async with session(policy(attempts=2, timeout=0.3)) as s:
-            return await failure_of(fetch(s, "POST", url, data=b"x"))
-
-    began = time.monotonic()
-    exc = run(main())
-    assert time.monotonic() - began < 1.5
-    assert isinstance(exc, aiohttp.ConnectionTimeoutError)
-    failure = exc.sockwise.failure
-    assert (failure.code, failure.phase, failure.blame, failure.request_sent) == (
-        ErrorCode.ETIMEDOUT,
-        Phase.CONNECT,
-        Blame.NETWORK,
-        False,
-    )
-    assert [a.action for a in exc.attempts] == ["retry", "give_up"]
