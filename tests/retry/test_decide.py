@@ -336,3 +336,13 @@ def test_decision_actions() -> None:
         "give_up",
         "done",
     ]
+
+
+def test_failure_blamed_on_nobody_switches_when_possible_but_is_not_free() -> None:
+    """A 502 through a forwarding proxy (blame unknown) moves to another proxy, using an attempt."""
+    failure = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.UNKNOWN, request_sent=True, status=502)
+    policy = RetryPolicy(backoff=FIXED)
+    assert decide(state(policy), Outcome(failure, other_routes=True), 0.0, rand=0.5) == SwitchRoute(1.0)
+    assert decide(state(policy), Outcome(failure, other_routes=False), 0.0, rand=0.5) == Retry(1.0)
+    origin = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.ORIGIN, request_sent=True, status=502)
+    assert decide(state(policy), Outcome(origin, other_routes=True), 0.0, rand=0.5) == Retry(1.0)

@@ -23,7 +23,8 @@ The rules, in the order they apply:
    limit is usually per client address. Without one, the backoff decides.
 7. The deadline: a sleep that would reach it is never started (``deadline``).
 
-A failure blamed on the proxy switches route when the provider has another one. A switch waits
+A failure blamed on the proxy, or on nobody (it may be the proxy's), switches route when the
+provider has another one. A switch waits
 the backoff, never a ``Retry-After``: that concerned the route just left.
 """
 
@@ -38,6 +39,7 @@ from sockwise.retry._policy import RetryPolicy
 
 __all__ = ["STALE_RACE_CODES", "Outcome", "RetryState", "attempt_timeout", "decide"]
 
+_SWITCH_BLAMES = frozenset({Blame.PROXY, Blame.UNKNOWN})
 STALE_RACE_CODES: frozenset[ErrorCode] = frozenset(
     {ErrorCode.ECONNRESET, ErrorCode.EPIPE, ErrorCode.UNEXPECTED_EOF, ErrorCode.ECONNABORTED}
 )
@@ -174,8 +176,16 @@ def decide(state: RetryState, outcome: Outcome, now: float, *, rand: float) -> D
         sent = "request was sent" if failure.request_sent else "request may have been sent"
         return GiveUp("not_idempotent", failure, f"{sent}, {state.method} not retried")
 
-    proxy_switch = not stale and failure.blame is Blame.PROXY and outcome.other_routes
-    free = proxy_switch and failure.request_sent is False and state.free_switches < policy.free_switches
+    # A failure that may be the proxy's (a 502 page or a timeout through a forwarding proxy is
+    # blamed on nobody) also moves to another proxy: it is as good a route to the origin, and a
+    # better one if the fault was this proxy's.
+    proxy_switch = not stale and failure.blame in _SWITCH_BLAMES and outcome.other_routes
+    free = (
+        proxy_switch
+        and failure.blame is Blame.PROXY
+        and failure.request_sent is False
+        and state.free_switches < policy.free_switches
+    )
     if not free and state.attempts - state.free_switches >= policy.attempts:
         return GiveUp("attempts", failure, f"no attempts left (attempts={policy.attempts})")
 
