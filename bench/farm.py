@@ -15,7 +15,8 @@ proxies too (then sockwise's retry budget, doing its job, stops the retries of t
 Clients, both aiohttp, one fresh session (and pool) per run:
 
 * **sockwise**: ``sockwise.aiohttp.session`` with ``PoolRoutes(ProxyPool(list))`` (memory store,
-  defaults: least-loaded, eject after 3 proxy failures, ban per site on 403/429) and
+  defaults: least-loaded with pending-aware peak EWMA, so a proxy sitting on a request gets no
+  more; eject after 3 proxy failures; ban per site on 403/429) and
   ``RetryPolicy(attempts=20, timeout=T)`` (one try per proxy at most; default backoff and budget);
 * **naive**: a random proxy per try, ``raise_for_status()``, retried on any aiohttp error or
   timeout up to 5 tries with no wait: ``tenacity.retry(stop=stop_after_attempt(5))`` when tenacity

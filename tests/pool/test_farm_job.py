@@ -83,9 +83,9 @@ class FarmJob:
         return [Proxy("http", m.host, m.port) for m in self.members]
 
     def pool(self) -> ProxyPool:
-        # Round robin, not the default least_loaded: its power of two choices never again picks the
-        # proxy whose latency EWMA is the worst (nothing decays it), and a banned proxy's first sample
-        # (a TLS handshake with the ban page) can be that one; every proxy must get its turns here.
+        # Round robin, not the default least_loaded: this test pins that every bad proxy is ejected
+        # after exactly its first 3 failures, and least_loaded avoids a slow or stalled proxy before
+        # that (by design), leaving it in the pool until its latency estimate decays.
         return ProxyPool(self.proxies, policy=HEALTH, strategy="round_robin", rng=random.Random(5))
 
     def routes(self, pool: ProxyPool) -> PoolRoutes:

@@ -11,6 +11,7 @@ from sockwise.pool import (
     HealthState,
     ProxyHealth,
     Verdict,
+    decay_latency,
     ejection_allowed,
     ejection_time,
     judge,
@@ -26,6 +27,7 @@ UNKNOWN = Failure(ErrorCode.UNKNOWN)
 STATUS_403 = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.ORIGIN, request_sent=True, status=403)
 STATUS_429 = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.ORIGIN, request_sent=True, status=429)
 STATUS_500 = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.ORIGIN, request_sent=True, status=500)
+TIMEOUT = Failure(ErrorCode.ETIMEDOUT, Phase.PROXY_HANDSHAKE, Blame.PROXY, request_sent=False)
 AUTH_407 = Failure(ErrorCode.PROXY_AUTH, Phase.PROXY_HANDSHAKE, Blame.PROXY, request_sent=False, status=407)
 
 T0 = 1_000_000.0
@@ -229,6 +231,43 @@ def test_latency_ewma() -> None:
     assert health.latency_ewma == 2.0
 
 
+def test_proxy_timeout_raises_latency_never_lowers() -> None:
+    """A proxy-blamed timeout feeds the time it waited into the EWMA only when that is longer."""
+    policy = HealthPolicy(latency_alpha=0.5)
+    health = record(ProxyHealth(), TIMEOUT, 1.0, now=T0, policy=policy, rand=0.0)
+    assert health.latency_ewma == 1.0  # a blackhole's first word: at least 1 s
+    assert health.consecutive_failures == 1
+    health = record(ProxyHealth(), None, 0.2, now=T0, policy=policy, rand=0.0)
+    health = record(health, TIMEOUT, 1.0, now=T0, policy=policy, rand=0.0)
+    assert health.latency_ewma == pytest.approx(0.6)
+    health = record(health, TIMEOUT, 0.3, now=T0, policy=policy, rand=0.0)
+    assert health.latency_ewma == pytest.approx(0.6)  # a shorter timeout says nothing new
+    fast_failure = record(ProxyHealth(), REFUSED, 0.001, now=T0, policy=policy, rand=0.0)
+    assert fast_failure.latency_ewma is None  # a refusal must not make a dead proxy look fast
+
+
+def test_old_ewma_weighs_less_in_a_new_sample() -> None:
+    """A sample one half-life after the last outcome meets an old EWMA worth half its usual weight."""
+    policy = HealthPolicy(latency_alpha=0.5, latency_half_life=10.0)
+    health = record(ProxyHealth(), None, 2.0, now=T0, policy=policy, rand=0.0)
+    later = record(health, None, 1.0, now=T0 + 10.0, policy=policy, rand=0.0)
+    assert later.latency_ewma == pytest.approx(1.0 + 0.25 * 1.0)
+    much_later = record(health, None, 1.0, now=T0 + 200.0, policy=policy, rand=0.0)
+    assert much_later.latency_ewma == pytest.approx(1.0, abs=1e-6)
+    clock_behind = record(health, None, 1.0, now=T0 - 5.0, policy=policy, rand=0.0)
+    assert clock_behind.latency_ewma == pytest.approx(1.5)  # a clock that went back: fresh, plain alpha
+
+
+def test_decay_latency_halves_the_distance_to_typical_per_half_life() -> None:
+    """A stale estimate drifts toward the typical latency, half way per half-life, from either side."""
+    policy = HealthPolicy(latency_half_life=10.0)
+    assert decay_latency(2.0, typical=0.2, age=0.0, policy=policy) == 2.0
+    assert decay_latency(2.0, typical=0.2, age=10.0, policy=policy) == pytest.approx(1.1)
+    assert decay_latency(2.0, typical=0.2, age=20.0, policy=policy) == pytest.approx(0.65)
+    assert decay_latency(0.05, typical=0.2, age=10.0, policy=policy) == pytest.approx(0.125)
+    assert decay_latency(2.0, typical=0.2, age=-3.0, policy=policy) == 2.0  # another clock ahead: fresh
+
+
 def _ejected() -> ProxyHealth:
     return run(ProxyHealth(), [REFUSED] * 3)
 
@@ -313,6 +352,7 @@ def test_ban_policy_block_page_check() -> None:
         ({"ejection_jitter": 1.0}, "ejection_jitter must be at least 0 and below 1"),
         ({"max_ejection_percent": 120.0}, "max_ejection_percent must be between 0 and 100"),
         ({"latency_alpha": 0.0}, "latency_alpha must be more than 0 and at most 1"),
+        ({"latency_half_life": 0.0}, "latency_half_life must be more than 0 seconds"),
     ],
 )
 def test_policy_validation(kwargs: dict[str, float], words: str) -> None:

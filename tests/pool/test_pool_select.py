@@ -8,7 +8,16 @@ from collections import Counter
 import pytest
 
 from sockwise import ConfigError, Proxy
-from sockwise.pool import Candidate, LeastLoaded, RandomChoice, RoundRobin, StickySessions, strategy_from_name
+from sockwise.pool import (
+    Candidate,
+    LeastLoaded,
+    RandomChoice,
+    RoundRobin,
+    StickySessions,
+    load_cost,
+    strategy_from_name,
+    typical_latency,
+)
 
 
 def cands(*loads: tuple[int, float | None]) -> list[Candidate]:
@@ -65,14 +74,65 @@ def test_p2c_never_picks_the_most_loaded_of_many() -> None:
     assert picks[0] > picks[2]
 
 
-def test_p2c_unknown_latency_priced_at_mean() -> None:
-    """A new proxy (no latency yet) is priced at the mean of the known ones, not at zero."""
+def test_p2c_unknown_latency_priced_at_median() -> None:
+    """A new proxy (no latency yet) is priced at the median of the known ones, not at zero."""
     ll = LeastLoaded()
     pool = cands((0, 0.1), (0, None), (0, 0.5))
-    # Priced at the mean 0.3 it beats 0.5 and loses to 0.1: it wins only the pairings with index 2.
+    # Priced at the median 0.3 it beats 0.5 and loses to 0.1: it wins only the pairings with index 2.
     picks = Counter(ll.choose(pool, random.Random(s)).index for s in range(300))
     assert picks[2] == 0
     assert picks[0] > picks[1] > 0
+
+
+def test_typical_latency_is_the_median_of_known() -> None:
+    """The typical latency is the median of the known latencies (one timeout does not move it), else the default."""
+    assert typical_latency([0.1, None, 0.3, 1.0], 0.5) == 0.3
+    assert typical_latency([0.1, 0.2], 0.5) == pytest.approx(0.15)
+    assert typical_latency([None, None], 0.5) == 0.5
+    assert typical_latency([], 0.07) == 0.07
+
+
+def test_load_cost_takes_the_longer_of_latency_and_pending_age() -> None:
+    """Cost = max(latency, age of the oldest request in flight) x (in flight + 1); unknown latency: the typical."""
+    assert load_cost(Candidate(0, "a", in_flight=3, latency=0.1, pending_age=0.05), 0.2) == pytest.approx(0.4)
+    assert load_cost(Candidate(0, "a", in_flight=1, latency=0.1, pending_age=0.5), 0.2) == pytest.approx(1.0)
+    assert load_cost(Candidate(0, "a", in_flight=0, latency=None), 0.2) == pytest.approx(0.2)
+    assert load_cost(Candidate(0, "a", in_flight=2, latency=None, pending_age=0.3), 0.2) == pytest.approx(0.9)
+
+
+def test_p2c_prices_a_proxy_by_how_long_it_holds_a_request() -> None:
+    """A proxy holding one request for longer than others take loses to busier proxies that answer."""
+    ll = LeastLoaded(stall_factor=100.0)  # the cost alone, no stall cut
+    fresh = [Candidate(i, f"k{i}", in_flight=3, latency=0.02, pending_age=0.01) for i in range(3)]
+    quiet = Candidate(3, "k3", in_flight=1, latency=None, pending_age=0.005)
+    silent = Candidate(3, "k3", in_flight=1, latency=None, pending_age=0.05)
+    # Young, its one request makes it the cheapest (0.02 x 2 against 0.02 x 4): it wins every pairing it is in.
+    picks = Counter(ll.choose([*fresh, quiet], random.Random(s)).index for s in range(300))
+    assert picks[3] == sum(1 for s in range(300) if 3 in random.Random(s).sample(range(4), 2))
+    # Held 50 ms while the others answer in 20: 0.05 x 2 = 0.1 against 0.08, it loses every pairing.
+    assert 3 not in {ll.choose([*fresh, silent], random.Random(s)).index for s in range(300)}
+
+
+def test_p2c_leaves_out_stalled_candidates() -> None:
+    """A candidate whose request waited over stall_factor typical latencies is not drawn, even with another stalled."""
+    ll = LeastLoaded(stall_factor=4.0)
+    typical = [Candidate(i, f"k{i}", in_flight=6, latency=0.02, pending_age=0.03) for i in range(2)]
+    stalled = [Candidate(2 + i, f"s{i}", in_flight=1, latency=None, pending_age=0.09) for i in range(3)]
+    picks = Counter(ll.choose([*stalled, *typical], random.Random(s)).index for s in range(300))
+    # By cost alone a stalled one (0.09 x 2) would beat a busy one (0.03 x 7), and two stalled ones drawn
+    # together would give one of them a request; the two left tie, and the lower index wins ties.
+    assert picks == Counter({0: 300})
+    assert ll.choose([*stalled[:1], *typical[:1]], random.Random(0)).index == 0  # one left: no draw
+    # When every candidate is stalled the draw is among them all (equal costs: the lower index of the two).
+    assert {ll.choose(stalled, random.Random(s)).index for s in range(50)} == {2, 3}
+
+
+def test_least_loaded_settings_validated() -> None:
+    """A default latency of 0 or less, or a stall factor below 1, is a ConfigError naming it."""
+    with pytest.raises(ConfigError, match="default_latency must be more than 0"):
+        LeastLoaded(default_latency=0.0)
+    with pytest.raises(ConfigError, match="stall_factor must be 1 or more"):
+        LeastLoaded(stall_factor=0.5)
 
 
 def test_single_candidate() -> None:

@@ -260,8 +260,9 @@ def test_two_pools_share_a_store(clock: FakeClock) -> None:
 def test_farm_simulation(clock: FakeClock) -> None:
     """500 jobs over a farm of 20 (6 good, 14 bad in 4 ways, 3 banned by one site) all succeed.
 
-    No healthy proxy is ejected, every dead one is ejected after at most 3 failures, and the
-    proxies banned by one site keep serving the others.
+    No healthy proxy is ejected, every dead one is ejected after at most 3 failures (a blackhole
+    may instead be priced out by its timeouts first), and the proxies banned by one site keep
+    serving the others.
     """
     farm: dict[str, list[Proxy]] = {
         "good": [Proxy("http", f"10.1.0.{i}", 8080) for i in range(6)],
@@ -303,9 +304,17 @@ def test_farm_simulation(clock: FakeClock) -> None:
     assert all(states[p.key].state is HealthState.HEALTHY for p in farm["good"] + farm["banned"])
     for kind in outcome_of:
         for proxy in farm[kind]:
+            health = states[proxy.key].health
+            if kind == "blackhole":
+                # Its first timeout prices it at 0.5 s against 0.05 s: it gets a request only when drawn
+                # against a worse proxy, so it may never reach its third failure in a run this short.
+                assert 1 <= blamed[proxy.key] <= 3, (kind, blamed[proxy.key])
+                assert health.latency_ewma == 0.5
+                assert health.ejections == (1 if blamed[proxy.key] == 3 else 0)
+                continue
             # The run lasts about 5 s of fake time, less than one ejection: 3 failures each, no more.
             assert blamed[proxy.key] == 3, (kind, blamed[proxy.key])
-            assert states[proxy.key].health.ejections >= 1
+            assert health.ejections >= 1
     assert served_other_sites > 0
     bans = [set(states[p.key].banned_sites) for p in farm["banned"]]
     assert all(sites <= {"shop.example"} for sites in bans)

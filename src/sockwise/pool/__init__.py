@@ -13,6 +13,7 @@ from sockwise.pool._health import (
     HealthState,
     ProxyHealth,
     Verdict,
+    decay_latency,
     ejection_allowed,
     ejection_time,
     judge,
@@ -29,7 +30,9 @@ from sockwise.pool._select import (
     RoundRobin,
     StickySessions,
     Strategy,
+    load_cost,
     strategy_from_name,
+    typical_latency,
 )
 from sockwise.pool._sqlite import SQLiteStore
 from sockwise.pool._store import Ban, HealthStore, store_from_url
@@ -55,12 +58,15 @@ __all__ = [
     "StickySessions",
     "Strategy",
     "Verdict",
+    "decay_latency",
     "ejection_allowed",
     "ejection_time",
     "judge",
+    "load_cost",
     "parse_proxies",
     "parse_proxy",
     "record",
     "store_from_url",
     "strategy_from_name",
+    "typical_latency",
 ]

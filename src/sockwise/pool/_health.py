@@ -14,6 +14,12 @@ the proxy's fault:
   ``max_ejection_percent`` of the pool out, unless every other proxy is failing as well (then
   the pool picks the least bad); one with no success in the window gives no capacity and goes.
 
+Beside ejection, a latency EWMA for the selection strategies: fed by successes, and raised by
+a proxy-blamed timeout to the time it waited (a lower bound of the proxy's latency; fast
+failures say nothing of latency and are left out). Old knowledge weighs less: a new sample
+outweighs an EWMA not fed for a while, and :func:`decay_latency` prices a proxy not heard from
+back toward the pool's typical latency, half way per ``latency_half_life``.
+
 The states (HEALTHY → EJECTED → HALF_OPEN → HEALTHY or EJECTED) are three, derived from the
 value and the time: no stored state can go stale when a clock moves on. Time and randomness
 are arguments; nothing here reads a clock, sleeps or does I/O. Times are wall-clock seconds
@@ -38,6 +44,7 @@ __all__ = [
     "HealthState",
     "ProxyHealth",
     "Verdict",
+    "decay_latency",
     "decode_health",
     "ejection_allowed",
     "ejection_time",
@@ -108,6 +115,10 @@ class HealthPolicy:
             (see :func:`ejection_allowed`).
         decay_time: seconds of good health that forgive one past ejection (None: max_ejection_time).
         latency_alpha: weight of the newest sample in the latency EWMA.
+        latency_half_life: seconds after which what is known of a proxy's latency counts half as
+            much: a proxy not heard from for that long is priced half way back to the pool's
+            typical latency (so a slow one is tried again), and a new sample outweighs the old
+            EWMA by as much more (see :func:`decay_latency` and :func:`record`).
     """
 
     consecutive_failures: int = 3
@@ -120,6 +131,7 @@ class HealthPolicy:
     max_ejection_percent: float = 50.0
     decay_time: float | None = None
     latency_alpha: float = 0.3
+    latency_half_life: float = 10.0
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
@@ -136,6 +148,7 @@ class HealthPolicy:
             (0.0 <= self.max_ejection_percent <= 100.0, "max_ejection_percent must be between 0 and 100"),
             (self.decay_time is None or self.decay_time > 0, "decay_time must be more than 0 seconds"),
             (0.0 < self.latency_alpha <= 1.0, "latency_alpha must be more than 0 and at most 1"),
+            (self.latency_half_life > 0, "latency_half_life must be more than 0 seconds"),
         ]
         for ok, message in checks:
             if not ok:
@@ -156,7 +169,8 @@ class ProxyHealth:
         ejected: True from an ejection until a success in half-open restores the proxy.
         ejections: the ejection multiplier: ejections so far, less those forgiven.
         ejected_until: when the current or last ejection ends (None: never ejected).
-        latency_ewma: smoothed seconds of successful attempts (None until the first).
+        latency_ewma: smoothed seconds of successful attempts, also fed the time a proxy-blamed
+            timeout waited when that is longer (None until the first of either).
         total_successes: successes ever.
         total_failures: proxy failures ever.
         last_failure: ``CODE/phase`` of the last proxy failure, for reports.
@@ -275,7 +289,9 @@ def record(
     Args:
         health: the health before.
         failure: the classified failure, or None for a success.
-        latency: seconds the attempt took (fed to the EWMA on a success), or None.
+        latency: seconds the attempt took, or None: fed to the latency EWMA on a success, and
+            on a proxy-blamed ETIMEDOUT when it is above the EWMA (the proxy took at least that
+            long); the old EWMA weighs less the longer ago the last outcome was.
         now: the time of the outcome (wall clock, seconds).
         policy: the thresholds.
         rand: a random number in [0, 1) for the ejection jitter.
@@ -290,10 +306,9 @@ def record(
         return health
     state = health.state(now)
     rolled = _roll(health, now, policy.window)
+    sample = latency if latency is not None and latency >= 0.0 and math.isfinite(latency) else None
     if verdict is Verdict.SUCCESS:
-        ewma = rolled.latency_ewma
-        if latency is not None and latency >= 0.0 and math.isfinite(latency):
-            ewma = latency if ewma is None else ewma + policy.latency_alpha * (latency - ewma)
+        ewma = rolled.latency_ewma if sample is None else _blend(health, sample, now, policy)
         after = replace(
             rolled,
             consecutive_failures=0,
@@ -316,8 +331,15 @@ def record(
             )
         return after
     assert failure is not None  # a PROXY_FAILURE verdict has a failure
+    ewma = rolled.latency_ewma
+    # The time a timeout waited is a lower bound of the proxy's latency: it may raise the estimate,
+    # never lower it. Fast failures (refused, reset) say nothing of latency: fed, they would make a
+    # dead proxy look fast.
+    if sample is not None and failure.code is ErrorCode.ETIMEDOUT and (ewma is None or sample > ewma):
+        ewma = _blend(health, sample, now, policy)
     after = replace(
         rolled,
+        latency_ewma=ewma,
         consecutive_failures=rolled.consecutive_failures + 1,
         failures=rolled.failures + 1,
         total_failures=rolled.total_failures + 1,
@@ -331,6 +353,44 @@ def record(
     if trip and may_eject:
         return _eject(after, now, policy, rand)
     return after
+
+
+def _blend(health: ProxyHealth, latency: float, now: float, policy: HealthPolicy) -> float:
+    """The EWMA after one more sample; the older the last outcome, the less the old value weighs."""
+    ewma = health.latency_ewma
+    if ewma is None:
+        return latency
+    age = now - health.updated_at if health.updated_at is not None else 0.0
+    keep = (1.0 - policy.latency_alpha) * _fade(age, policy)
+    return latency + keep * (ewma - latency)
+
+
+def _fade(age: float, policy: HealthPolicy) -> float:
+    """How much knowledge ``age`` seconds old still weighs: 1 when fresh, a half per half-life."""
+    if age <= 0.0:
+        return 1.0
+    return math.pow(0.5, age / policy.latency_half_life)
+
+
+def decay_latency(ewma: float, *, typical: float, age: float, policy: HealthPolicy) -> float:
+    """The latency to price a proxy at when its EWMA was last fed ``age`` seconds ago.
+
+    Knowledge goes stale: the estimate drifts from the EWMA back toward the pool's typical
+    latency, half way per ``latency_half_life``. So a proxy once slow (or once timed out) is
+    tried again after a while instead of losing every comparison for ever, and one once fast
+    stops being preferred on old news. A negative age (another machine's clock ahead) counts
+    as fresh.
+
+    Args:
+        ewma: the proxy's latency EWMA, in seconds.
+        typical: the pool's typical latency (e.g. the median of the known EWMAs).
+        age: seconds since the proxy's last outcome (``now - ProxyHealth.updated_at``).
+        policy: the thresholds (its ``latency_half_life``).
+
+    Returns:
+        Seconds: ``typical + (ewma - typical) × 2^(-age / half_life)``.
+    """
+    return typical + (ewma - typical) * _fade(age, policy)
 
 
 def ejection_allowed(

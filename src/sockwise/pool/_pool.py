@@ -14,11 +14,18 @@ Choice, in order of preference:
    requests in flight, then the ejection that ends soonest, fewest failures);
 4. anything: the proxy whose ban ends soonest.
 
+The default strategy prices a proxy by its latency estimate and by this process's requests in
+flight through it, including how long the oldest of them has been waiting (see
+:func:`~sockwise.pool.load_cost`): a proxy that swallows requests stops getting new ones as soon
+as it holds one for longer than its peers take to answer, long before the timeouts that eject it
+come back. A latency estimate not fed for a while drifts back toward the pool's typical latency
+(:func:`~sockwise.pool.decay_latency`), so a proxy once slow is tried again.
+
 Health lives in the store, keyed by ``Proxy.key`` with wall-clock times, so several processes
 (SQLite) or machines (Redis) share ejections and bans; every lease reads it afresh, so an
-ejection by one worker holds for the next lease of every other. In-flight counts, sticky
-sessions and the one-trial rule for half-open proxies are this process's own (two processes
-may each send one trial request).
+ejection by one worker holds for the next lease of every other. Leases in flight (with the
+monotonic time each began), sticky sessions and the one-trial rule for half-open proxies are
+this process's own (two processes may each send one trial request).
 
 :meth:`ProxyPool.has_untried` answers from what the last lease read, patched by this process's
 own reports since, without reading the store: a retry loop asks it after every failure.
@@ -26,7 +33,10 @@ own reports since, without reading the store: a retry loop asks it after every f
 
 from __future__ import annotations
 
+import bisect
+import math
 import random
+import statistics
 import threading
 import time
 from collections import OrderedDict
@@ -90,6 +100,9 @@ class ProxyPool:
             made when None.
         clock: wall-clock seconds (health is shared across processes, so not monotonic time).
         rng: randomness for the strategies and the ejection jitter.
+        monotonic: seconds on a clock that never goes back, for the age of the requests in
+            flight; None: :func:`time.monotonic` with the default ``clock``, else ``clock``
+            itself (so one fake clock drives both in tests).
 
     Raises:
         ConfigError: no proxies, a proxy string that does not parse, an unknown strategy.
@@ -107,6 +120,7 @@ class ProxyPool:
         sessions: StickySessions | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         unique: dict[str, Proxy] = {}
         for item in proxies:
@@ -124,9 +138,13 @@ class ProxyPool:
         self.ban_policy = bans or BanPolicy()
         self.sessions = sessions or StickySessions()
         self._clock = clock
+        if monotonic is None:
+            monotonic = time.monotonic if clock is time.time else clock
+        self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
-        self._in_flight: dict[str, int] = {}
+        # Proxy key -> monotonic start times of this process's leases on it, ascending; absent when none.
+        self._leases: dict[str, list[float]] = {}
         # What the last lease read (health of every proxy, bans per site), patched by reports: has_untried's view.
         self._seen_health: dict[str, ProxyHealth] | None = None
         self._seen_bans: OrderedDict[str, dict[str, float]] = OrderedDict()
@@ -162,12 +180,17 @@ class ProxyPool:
         now = self._clock()
         healths = self.store.read_many(self._keys)
         banned = self.store.bans(site, now=now) if site else {}
+        started = self._monotonic()
         with self._lock:
             self._seen_health = healths
             self._remember_bans(site, banned)
             tried = {self._base_key(k) for k in exclude}
-            base = self._choose(now, healths, banned, tried, key)
-            self._in_flight[base.key] = self._in_flight.get(base.key, 0) + 1
+            base = self._choose(now, started, healths, banned, tried, key)
+            starts = self._leases.get(base.key)
+            if starts is None:
+                self._leases[base.key] = [started]
+            else:
+                bisect.insort(starts, started)
             if key is not None:
                 return self.sessions.session_proxy(base, key)
             return base
@@ -191,7 +214,7 @@ class ProxyPool:
         Raises:
             StoreUnavailable: the store cannot be written.
         """
-        self.release(proxy)
+        self._end_lease(proxy, latency)
         return self._record(proxy, site, failure, latency)
 
     def has_untried(self, site: str, *, exclude: Collection[str] = ()) -> bool:
@@ -253,19 +276,20 @@ class ProxyPool:
         return self._record(proxy, None, failure, latency)
 
     def release(self, proxy: Proxy) -> None:
-        """End a lease without an outcome (the request was cancelled)."""
-        base = self._base_key(proxy.key)
-        with self._lock:
-            count = self._in_flight.get(base, 0)
-            if count > 1:
-                self._in_flight[base] = count - 1
-            else:
-                self._in_flight.pop(base, None)
+        """End a lease without an outcome (the request was cancelled): the oldest lease on the proxy ends."""
+        self._end_lease(proxy, None)
 
     def in_flight(self, proxy: Proxy) -> int:
         """Leases of this process on a proxy now."""
         with self._lock:
-            return self._in_flight.get(self._base_key(proxy.key), 0)
+            return len(self._leases.get(self._base_key(proxy.key), ()))
+
+    def pending_age(self, proxy: Proxy) -> float:
+        """Seconds the oldest lease of this process on a proxy has lasted so far (0 with none)."""
+        now = self._monotonic()
+        with self._lock:
+            starts = self._leases.get(self._base_key(proxy.key))
+            return max(0.0, now - starts[0]) if starts else 0.0
 
     def status(self) -> list[ProxyStatus]:
         """Every proxy's standing now, in list order.
@@ -279,7 +303,7 @@ class ProxyPool:
         for ban in self.store.list_bans(now=now):
             bans.setdefault(ban.key, {})[ban.site] = ban.until
         with self._lock:
-            flights = dict(self._in_flight)
+            flights = {k: len(starts) for k, starts in self._leases.items()}
         return [
             ProxyStatus(
                 proxy=p,
@@ -296,6 +320,31 @@ class ProxyPool:
             return proxy_key
         session = self.sessions.base_of(proxy_key)
         return session[0] if session is not None else proxy_key
+
+    def _end_lease(self, proxy: Proxy, latency: float | None) -> None:
+        """End one lease on a proxy: the one that started ``latency`` seconds ago, else the oldest.
+
+        Leases carry no id (the caller hands back a Proxy), so the lease whose start is nearest to
+        now minus the attempt's duration is taken to be the one ending. A wrong guess only swaps
+        two start times of the same proxy, and the list empties whenever its requests all end.
+        """
+        base = self._base_key(proxy.key)
+        now = self._monotonic()
+        with self._lock:
+            starts = self._leases.get(base)
+            if not starts:
+                return
+            if len(starts) == 1:
+                del self._leases[base]
+                return
+            if latency is None or not math.isfinite(latency):
+                del starts[0]
+                return
+            target = now - latency
+            i = bisect.bisect_left(starts, target)
+            if i == len(starts) or (i > 0 and target - starts[i - 1] <= starts[i] - target):
+                i -= 1
+            del starts[i]
 
     def _record(self, proxy: Proxy, site: str | None, failure: Failure | None, latency: float | None) -> ProxyHealth:
         now = self._clock()
@@ -349,6 +398,7 @@ class ProxyPool:
     def _choose(
         self,
         now: float,
+        started: float,
         healths: dict[str, ProxyHealth],
         banned: dict[str, float],
         tried: set[str],
@@ -367,7 +417,8 @@ class ProxyPool:
                 return self._by_key[bound]
         for group in (fresh, retry):
             if group:
-                chosen = self._by_key[self.strategy.choose(self._candidates(group, healths), self._rng).key]
+                candidates = self._candidates(group, healths, now, started)
+                chosen = self._by_key[self.strategy.choose(candidates, self._rng).key]
                 if key is not None:
                     self.sessions.bind(key, chosen.key)
                 return chosen
@@ -379,7 +430,7 @@ class ProxyPool:
                 # Requests in flight before the time an ejection ends: when every proxy is out (an
                 # overload that timed them all out, say), concurrent requests spread over the least
                 # bad instead of all piling on the one ejected first.
-                return (k in tried, rank, self._in_flight.get(k, 0), *rest, self._index[k])
+                return (k in tried, rank, len(self._leases.get(k, ())), *rest, self._index[k])
 
             return self._by_key[min(unbanned, key=badness)]
         return self._by_key[min(self._keys, key=lambda k: (banned[k], self._index[k]))]
@@ -389,18 +440,35 @@ class ProxyPool:
         if state is HealthState.HEALTHY:
             return True
         # Half-open: one request of ours decides; more would all fail together if it is still dead.
-        return state is HealthState.HALF_OPEN and self._in_flight.get(proxy_key, 0) == 0
+        return state is HealthState.HALF_OPEN and proxy_key not in self._leases
 
-    def _candidates(self, group: list[str], healths: dict[str, ProxyHealth]) -> list[Candidate]:
-        return [
-            Candidate(
-                index=self._index[k],
-                key=k,
-                in_flight=self._in_flight.get(k, 0),
-                latency=healths.get(k, _FRESH).latency_ewma,
-            )
-            for k in group
-        ]
+    def _candidates(
+        self, group: list[str], healths: dict[str, ProxyHealth], now: float, mono: float
+    ) -> list[Candidate]:
+        """The group as candidates: leases in flight, the oldest one's age, the latency estimate aged."""
+        known = [h.latency_ewma for h in healths.values() if h.latency_ewma is not None]
+        typical = statistics.median(known) if known else None
+        half_life = self.policy.latency_half_life
+        # A latency fed this recently would move by under 0.7 %: not worth the arithmetic on every lease.
+        fresh_for = half_life * 0.01
+        leases = self._leases
+        index = self._index
+        candidates = []
+        for k in group:
+            health = healths.get(k, _FRESH)
+            latency = health.latency_ewma
+            if latency is not None and typical is not None and health.updated_at is not None:
+                age = now - health.updated_at
+                if age > fresh_for:
+                    # decay_latency's formula, inlined: a call per proxy per lease shows in the profile.
+                    latency = typical + (latency - typical) * math.pow(0.5, age / half_life)
+            starts = leases.get(k)
+            # Positional: keyword arguments cost a frozen dataclass noticeably more, per proxy per lease.
+            if starts:
+                candidates.append(Candidate(index[k], k, len(starts), latency, max(0.0, mono - starts[0])))
+            else:
+                candidates.append(Candidate(index[k], k, 0, latency))
+        return candidates
 
 
 def _site(site: str) -> str:

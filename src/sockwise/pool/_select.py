@@ -1,16 +1,18 @@
 """Which proxy the next request gets: strategies and sticky sessions.
 
 A strategy picks among candidates the pool has already filtered (not ejected, not banned for
-the site, not tried in this request). Randomness comes in as a ``random.Random``; the only
+the site, not tried in this request), each with its load: requests in flight, the age of the
+oldest of them, and a latency estimate. Randomness comes in as a ``random.Random``; the only
 state is a round-robin cursor and the sticky table, both behind the pool's lock.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 import string
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
@@ -24,7 +26,9 @@ __all__ = [
     "RoundRobin",
     "StickySessions",
     "Strategy",
+    "load_cost",
     "strategy_from_name",
+    "typical_latency",
 ]
 
 
@@ -36,13 +40,53 @@ class Candidate:
         index: its position in the pool's list (round-robin order).
         key: its ``Proxy.key``.
         in_flight: requests this process has through it now.
-        latency: its latency EWMA in seconds, or None when unknown.
+        latency: its latency estimate in seconds (the EWMA, aged toward the pool's typical
+            latency while nothing is heard from it), or None when unknown.
+        pending_age: seconds the oldest of those requests in flight has been waiting (0 with none).
     """
 
     index: int
     key: str
     in_flight: int = 0
     latency: float | None = None
+    pending_age: float = 0.0
+
+
+def typical_latency(latencies: Iterable[float | None], default: float) -> float:
+    """The pool's typical latency: the median of the known ones, or ``default`` when none is known.
+
+    The median, not the mean: one proxy that timed out (its estimate raised to the timeout) must
+    not make every unknown proxy look slow.
+
+    Args:
+        latencies: latency estimates in seconds; None (unknown) is skipped.
+        default: seconds to assume when nothing is known.
+
+    Returns:
+        Seconds.
+    """
+    known = [value for value in latencies if value is not None]
+    return statistics.median(known) if known else default
+
+
+def load_cost(candidate: Candidate, typical: float) -> float:
+    """What sending one more request through a proxy is expected to cost (Finagle's peak EWMA).
+
+    ``max(latency, pending_age) × (in_flight + 1)``: the latency estimate (``typical`` when
+    unknown), unless a request has already been waiting longer than that, since a proxy that
+    holds a request far longer than its peers answer is likely swallowing it: a blackhole is
+    priced up by its own silence within tens of milliseconds instead of after its first
+    timeouts. The factor ``in_flight + 1`` lets a fast proxy carry more requests than a slow one.
+
+    Args:
+        candidate: the proxy and its load.
+        typical: seconds to assume for a proxy whose latency is unknown.
+
+    Returns:
+        The cost (seconds × requests); lower is better.
+    """
+    latency = candidate.latency if candidate.latency is not None else typical
+    return max(latency, candidate.pending_age, 1e-6) * (candidate.in_flight + 1)
 
 
 @runtime_checkable
@@ -83,29 +127,55 @@ class RandomChoice:
 
 
 class LeastLoaded:
-    """Power of two choices: sample two candidates, keep the one with the lower cost.
+    """Power of two choices: sample two candidates, keep the one with the lower :func:`load_cost`.
 
-    The cost is ``latency EWMA × (in-flight + 1)`` (Finagle's peak-EWMA idea): a fast proxy may
-    carry more requests than a slow one. A proxy without a latency yet is priced at the mean of
-    the known ones, so new proxies get traffic without being flooded.
+    The cost is ``max(latency, age of the oldest request in flight) × (in-flight + 1)`` (Finagle's
+    peak EWMA, made aware of pending requests): a fast proxy may carry more requests than a slow
+    one, and a proxy sitting on a request for longer than the others answer gets no more. A
+    proxy without a latency yet is priced at the median of the known ones (``default_latency``
+    when none is known), so new proxies get traffic without being flooded.
+
+    A candidate *stalls* when its oldest request in flight has waited more than
+    ``stall_factor`` times that typical latency: stalled candidates are left out of the draw while
+    any other is offered. Two random draws alone would still pair two blackholes now and then
+    (with 3 of 20 proxies silent, about one draw in 60), and hand one of them a request.
+
+    Args:
+        default_latency: seconds to assume while no candidate's latency is known; small, so that
+            a request left waiting soon counts for more than the assumption.
+        stall_factor: how many typical latencies a request may wait before its proxy stalls.
+
+    Raises:
+        ConfigError: ``default_latency`` is not more than 0, or ``stall_factor`` is below 1.
     """
 
     name = "least_loaded"
 
+    def __init__(self, default_latency: float = 0.1, *, stall_factor: float = 4.0) -> None:
+        if not default_latency > 0.0:
+            raise ConfigError("LeastLoaded: default_latency must be more than 0 seconds")
+        if not stall_factor >= 1.0:
+            raise ConfigError("LeastLoaded: stall_factor must be 1 or more")
+        self.default_latency = default_latency
+        self.stall_factor = stall_factor
+
     def choose(self, candidates: Sequence[Candidate], rng: random.Random) -> Candidate:
-        """The cheaper of two random candidates (the only one when there is one)."""
+        """The cheaper of two random candidates not stalled (the only one when there is one)."""
         if len(candidates) == 1:
             return candidates[0]
-        known = [c.latency for c in candidates if c.latency is not None]
-        default = sum(known) / len(known) if known else 1.0
+        typical = typical_latency((c.latency for c in candidates), self.default_latency)
+        limit = self.stall_factor * typical
+        live = [c for c in candidates if c.pending_age <= limit]
+        if len(live) == 1:
+            return live[0]
+        if live:
+            candidates = live
         first, second = rng.sample(range(len(candidates)), 2)
         a, b = candidates[first], candidates[second]
-
-        def cost(c: Candidate) -> tuple[float, int, int]:
-            latency = c.latency if c.latency is not None else default
-            return (max(latency, 1e-6) * (c.in_flight + 1), c.in_flight, c.index)
-
-        return a if cost(a) <= cost(b) else b
+        cost_a, cost_b = load_cost(a, typical), load_cost(b, typical)
+        if cost_a != cost_b:
+            return a if cost_a < cost_b else b
+        return a if (a.in_flight, a.index) <= (b.in_flight, b.index) else b
 
 
 _STRATEGIES: dict[str, type[RoundRobin] | type[RandomChoice] | type[LeastLoaded]] = {
