@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["farm", "lab_start", "overhead_aiohttp", "overhead_httpx", "overhead_requests", "proxy_relay", "store_latency"]
+BENCHES = [
+    "farm",
+    "lab_start",
+    "overhead_aiohttp",
+    "overhead_httpx",
+    "overhead_requests",
+    "proxy_relay",
+    "store_latency",
+]
 
 
 def main(argv: list[str]) -> int:
