@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, ClassVar
 
 import anyio
 import httpx
 
-from sockwise._classify import classify
 from sockwise._exceptions import RequestFailed
-from sockwise._model import Attempt, Phase, Proxy
-from sockwise._sockopts import KeepAlive
-from sockwise.httpx._attempt import AttemptTrace, attempt_extensions, library_error, request_options, timeout_error
-from sockwise.httpx._routes import RouteTransports, SocketOption, TransportSettings, resolve_routes
-from sockwise.retry import RetryPolicy
-from sockwise.runner import AttemptContext, DirectRoutes, Route, RouteProvider, Runner
+from sockwise._model import Phase
+from sockwise.httpx._attempt import RequestRun, library_error, request_options, timeout_error
+from sockwise.httpx._base import BaseRetryTransport, ReleaseHooks
+from sockwise.runner import AttemptContext, Route
 
 __all__ = ["AsyncRetryTransport"]
-
-_DEFAULT_KEEPALIVE = KeepAlive()
-_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's own default
 
 
 class _AsyncClosingStream(httpx.AsyncByteStream):
@@ -48,7 +41,7 @@ async def _aclose(response: httpx.Response) -> None:
     await response.aclose()
 
 
-class AsyncRetryTransport(httpx.AsyncBaseTransport):
+class AsyncRetryTransport(BaseRetryTransport[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport):
     """The async twin of :class:`~sockwise.httpx.RetryTransport`, for ``httpx.AsyncClient``.
 
     Same arguments, options and error contract; the default transports are
@@ -66,47 +59,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         ConfigError: as :class:`~sockwise.httpx.RetryTransport`.
     """
 
-    def __init__(
-        self,
-        transport: httpx.AsyncBaseTransport | None = None,
-        *,
-        policy: RetryPolicy | None = None,
-        routes: RouteProvider | None = None,
-        proxy: Proxy | str | None = None,
-        on_attempt: Callable[[Attempt], None] | None = None,
-        stream: bool = False,
-        keepalive: KeepAlive | None = _DEFAULT_KEEPALIVE,
-        verify: ssl.SSLContext | str | bool = True,
-        trust_env: bool = True,
-        http1: bool = True,
-        http2: bool = False,
-        limits: httpx.Limits = _DEFAULT_LIMITS,
-        socket_options: Iterable[SocketOption] | None = None,
-        transport_factory: Callable[[Route], httpx.AsyncBaseTransport] | None = None,
-    ) -> None:
-        self._settings = TransportSettings(
-            verify=verify,
-            trust_env=trust_env,
-            http1=http1,
-            http2=http2,
-            limits=limits,
-            keepalive=keepalive,
-            socket_options=socket_options,
-        )
-        self._transports: RouteTransports[httpx.AsyncBaseTransport] = RouteTransports(
-            transport_factory or self._make, transport
-        )
-        self._stream = stream
-        self.runner = Runner(
-            classify=classify,
-            policy=policy if policy is not None else RetryPolicy(),
-            routes=resolve_routes(routes, proxy) or DirectRoutes(),
-            arelease=_aclose,
-            on_attempt=on_attempt,
-        )
-
-    def __repr__(self) -> str:
-        return f"AsyncRetryTransport(policy={self.runner.policy!r}, routes={self.runner.routes!r})"
+    _release_hooks: ClassVar[ReleaseHooks] = (None, _aclose)
+    _name = "AsyncRetryTransport"
 
     def _make(self, route: Route) -> httpx.AsyncBaseTransport:
         return httpx.AsyncHTTPTransport(**self._settings.transport_kwargs(route))  # type: ignore[arg-type]
@@ -119,41 +73,28 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 with ``.sockwise`` set.
             ConfigError: a bad ``extensions["sockwise"]``.
         """
-        options = request_options(request, self._stream)
-        extensions = request.extensions
-        user_trace = extensions.get("trace")
-        stream = options.stream
+        run = request_options(request, self._stream)
 
         async def send(ctx: AttemptContext) -> httpx.Response:
-            return await self._attempt(request, extensions, user_trace, stream, ctx)
+            return await self._attempt(run, ctx)
 
         try:
-            result = await self.runner.arun(
-                send, method=request.method, host=request.url.host, overrides=options.overrides
-            )
+            result = await self.runner.arun(send, method=request.method, host=request.url.host, overrides=run.overrides)
         except RequestFailed as failed:
             raise library_error(failed, request) from failed.failure.exception
         finally:
-            request.extensions = extensions
+            request.extensions = run.extensions
         return result.response
 
-    async def _attempt(
-        self,
-        request: httpx.Request,
-        extensions: dict[str, Any],
-        user_trace: Callable[..., Any] | None,
-        stream: bool,
-        ctx: AttemptContext,
-    ) -> httpx.Response:
+    async def _attempt(self, run: RequestRun, ctx: AttemptContext) -> httpx.Response:
         began = time.monotonic()
         timeout = ctx.timeout
-        trace = AttemptTrace(ctx, user_trace)
-        request.extensions = trace.extensions = attempt_extensions(extensions, trace.async_callback(), timeout)
-        one_shot = self._transports.one_shot(ctx.route) if ctx.fresh_connection else None
-        transport = one_shot if one_shot is not None else self._transports.get(ctx.route)
+        run.start_attempt(ctx, asynchronous=True)
+        transport, one_shot = self._transports.for_attempt(ctx.route, ctx.fresh_connection)
+        request = run.request
         handed_over = False
         try:
-            exchange = _exchange(transport, request, stream, ctx)
+            exchange = _exchange(transport, request, run.stream, ctx)
             if timeout is None:
                 response, keep_stream = await exchange
             else:

@@ -1,6 +1,7 @@
-"""What the sync and async transports share: one attempt's tracing, timeouts, options and errors.
+"""What the sync and async transports share per request: its options, each attempt's setup, tracing, timeouts, errors.
 
-Written once so that :mod:`._transport` and :mod:`._async_transport` hold only their I/O.
+Written once so that :mod:`._transport` and :mod:`._async_transport` hold only their I/O (their
+settings, route transports and runner are shared by :mod:`._base`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sockwise.runner import AttemptContext
 
 __all__ = [
     "AttemptTrace",
-    "RequestOptions",
+    "RequestRun",
     "attempt_extensions",
     "library_error",
     "request_failed",
@@ -87,7 +88,7 @@ class AttemptTrace:
 
     __slots__ = ("connected", "ctx", "events", "expired", "extensions", "started", "stream", "user")
 
-    def __init__(self, ctx: AttemptContext, user: Callable[..., Any] | None, *, watch: bool = False) -> None:
+    def __init__(self, ctx: AttemptContext, user: Callable[..., Any] | None, watch: bool = False) -> None:
         self.ctx = ctx
         self.user = user
         self.events = _WATCH_EVENTS if watch else _EVENTS
@@ -216,30 +217,65 @@ def attempt_extensions(
     return out
 
 
-class RequestOptions:
-    """What ``extensions["sockwise"]`` asks for one request, split from the policy overrides.
+class RequestRun:
+    """One request on its way through the runner: what each of its attempts starts from.
+
+    Both transports make one per request (by :func:`request_options`) and drive it the same
+    way: :meth:`start_attempt` before each attempt lends the request a copy of the caller's
+    extensions with sockwise's trace callback and cut timeouts; when the request ends the
+    transport gives :attr:`extensions` back to the request.
 
     Attributes:
+        request: the request being sent (its ``extensions`` are swapped per attempt).
+        extensions: the caller's own extensions of the request.
+        user_trace: the trace callback the caller passed in ``extensions["trace"]``, if any.
         overrides: the retry policy overrides (``retry``, ``retry_delay``, ``deadline`` ...).
         stream: leave the body to the caller (see the transports' docs) instead of reading it
             inside the attempt.
     """
 
-    __slots__ = ("overrides", "stream")
+    __slots__ = ("extensions", "overrides", "request", "stream", "user_trace")
 
-    def __init__(self, overrides: Mapping[str, object] | None, stream: bool) -> None:
+    def __init__(self, request: httpx.Request, overrides: Mapping[str, object] | None, stream: bool) -> None:
+        self.request = request
+        self.extensions = request.extensions
+        self.user_trace: Callable[..., Any] | None = self.extensions.get("trace")
         self.overrides = overrides
         self.stream = stream
+
+    def start_attempt(self, ctx: AttemptContext, *, watch: bool = False, asynchronous: bool = False) -> AttemptTrace:
+        """Set the request up for one attempt and return the attempt's trace follower.
+
+        Args:
+            ctx: the attempt's context (its ``timeout`` cuts the request's timeouts).
+            watch: the watchdog may end this attempt (its connections are kept; sync only).
+            asynchronous: put the async trace callback in the extensions (``httpx.AsyncClient``).
+
+        Returns:
+            The :class:`AttemptTrace` whose callback the request now carries.
+        """
+        # Positional: a keyword argument makes type.__call__ build a dict on every attempt.
+        trace = AttemptTrace(ctx, self.user_trace, watch)
+        callback = trace.async_callback() if asynchronous else trace.callback()
+        self.request.extensions = trace.extensions = attempt_extensions(self.extensions, callback, ctx.timeout)
+        return trace
 
 
 _ONE_SHOT = {"idempotent": False}
 
 
-def request_options(request: httpx.Request, stream_default: bool) -> RequestOptions:
-    """Read ``request.extensions["sockwise"]`` and the body's replayability.
+def request_options(request: httpx.Request, stream_default: bool) -> RequestRun:
+    """Read ``request.extensions["sockwise"]`` and the body's replayability into the request's run.
 
     A body that can be read only once (a generator, a file upload not read into memory) makes the
     request non-idempotent for the policy: only a failure that provably sent nothing is retried.
+
+    Args:
+        request: the request a transport was handed.
+        stream_default: the transport's ``stream`` setting, used unless the request sets its own.
+
+    Returns:
+        The :class:`RequestRun` its attempts share (``overrides`` for the policy, ``stream``).
 
     Raises:
         ConfigError: ``extensions["sockwise"]`` is not a mapping, or ``stream`` is not a bool.
@@ -260,7 +296,7 @@ def request_options(request: httpx.Request, stream_default: bool) -> RequestOpti
             overrides = {key: value for key, value in given.items() if key != "stream"}
     if not isinstance(request.stream, httpx.ByteStream):
         overrides = {**overrides, **_ONE_SHOT} if overrides else _ONE_SHOT
-    return RequestOptions(overrides, stream)
+    return RequestRun(request, overrides, stream)
 
 
 _TIMEOUTS: dict[Phase | None, type[httpx.TimeoutException]] = {

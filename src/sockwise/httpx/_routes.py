@@ -138,6 +138,25 @@ class RouteTransports(Generic[T]):
             return None
         return self._make(route)
 
+    def for_attempt(self, route: Route, fresh_connection: bool) -> tuple[T, T | None]:
+        """The transport one attempt uses, and the one-shot transport to close after it, if any.
+
+        Args:
+            route: the attempt's route.
+            fresh_connection: the attempt must not reuse a pooled connection (see :meth:`one_shot`).
+
+        Returns:
+            ``(transport, one_shot)``: ``one_shot`` is the transport itself when it was made for
+            this attempt alone (the caller closes it, or hands it over with a streamed body), else None.
+        """
+        if fresh_connection:
+            one_shot = self.one_shot(route)
+            if one_shot is not None:
+                return one_shot, one_shot
+        # The route's transport exists on every attempt but a route's first: spare the call to get().
+        transport = self._transports.get(route)
+        return (self.get(route) if transport is None else transport), None
+
     def take_all(self) -> list[T]:
         """Every transport made or given so far, forgetting them (to close them)."""
         with self._lock:

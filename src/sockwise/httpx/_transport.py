@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import ClassVar
 
 import httpx
 
-from sockwise._classify import classify
 from sockwise._exceptions import RequestFailed
-from sockwise._model import Attempt, Phase, Proxy
-from sockwise._sockopts import KeepAlive
-from sockwise.httpx._attempt import AttemptTrace, attempt_extensions, library_error, request_options, timeout_error
-from sockwise.httpx._routes import RouteTransports, SocketOption, TransportSettings, resolve_routes
+from sockwise._model import Phase
+from sockwise.httpx._attempt import AttemptTrace, RequestRun, library_error, request_options, timeout_error
+from sockwise.httpx._base import BaseRetryTransport, ReleaseHooks
 from sockwise.httpx._watchdog import WATCHDOG
-from sockwise.retry import RetryPolicy
-from sockwise.runner import AttemptContext, DirectRoutes, Route, RouteProvider, Runner
+from sockwise.runner import AttemptContext, Route
 
 __all__ = ["RetryTransport"]
-
-_DEFAULT_KEEPALIVE = KeepAlive()
-_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's own default
 
 
 class _ClosingStream(httpx.SyncByteStream):
@@ -46,7 +39,7 @@ def _close(response: httpx.Response) -> None:
     response.close()
 
 
-class RetryTransport(httpx.BaseTransport):
+class RetryTransport(BaseRetryTransport[httpx.BaseTransport], httpx.BaseTransport):
     """An httpx transport that retries what is safe to retry, within a deadline and a retry budget.
 
     Wraps any transport (by default an ``httpx.HTTPTransport`` per route with TCP keepalive and
@@ -109,47 +102,8 @@ class RetryTransport(httpx.BaseTransport):
             cannot use (SOCKS4; SOCKS5 without ``httpx[socks]``).
     """
 
-    def __init__(
-        self,
-        transport: httpx.BaseTransport | None = None,
-        *,
-        policy: RetryPolicy | None = None,
-        routes: RouteProvider | None = None,
-        proxy: Proxy | str | None = None,
-        on_attempt: Callable[[Attempt], None] | None = None,
-        stream: bool = False,
-        keepalive: KeepAlive | None = _DEFAULT_KEEPALIVE,
-        verify: ssl.SSLContext | str | bool = True,
-        trust_env: bool = True,
-        http1: bool = True,
-        http2: bool = False,
-        limits: httpx.Limits = _DEFAULT_LIMITS,
-        socket_options: Iterable[SocketOption] | None = None,
-        transport_factory: Callable[[Route], httpx.BaseTransport] | None = None,
-    ) -> None:
-        self._settings = TransportSettings(
-            verify=verify,
-            trust_env=trust_env,
-            http1=http1,
-            http2=http2,
-            limits=limits,
-            keepalive=keepalive,
-            socket_options=socket_options,
-        )
-        self._transports: RouteTransports[httpx.BaseTransport] = RouteTransports(
-            transport_factory or self._make, transport
-        )
-        self._stream = stream
-        self.runner = Runner(
-            classify=classify,
-            policy=policy if policy is not None else RetryPolicy(),
-            routes=resolve_routes(routes, proxy) or DirectRoutes(),
-            release=_close,
-            on_attempt=on_attempt,
-        )
-
-    def __repr__(self) -> str:
-        return f"RetryTransport(policy={self.runner.policy!r}, routes={self.runner.routes!r})"
+    _release_hooks: ClassVar[ReleaseHooks] = (_close, None)
+    _name = "RetryTransport"
 
     def _make(self, route: Route) -> httpx.BaseTransport:
         return httpx.HTTPTransport(**self._settings.transport_kwargs(route))  # type: ignore[arg-type]
@@ -162,37 +116,26 @@ class RetryTransport(httpx.BaseTransport):
                 with ``.sockwise`` set.
             ConfigError: a bad ``extensions["sockwise"]``.
         """
-        options = request_options(request, self._stream)
-        extensions = request.extensions
-        user_trace = extensions.get("trace")
-        stream = options.stream
+        run = request_options(request, self._stream)
 
         def send(ctx: AttemptContext) -> httpx.Response:
-            return self._attempt(request, extensions, user_trace, stream, ctx)
+            return self._attempt(run, ctx)
 
         try:
-            result = self.runner.run(send, method=request.method, host=request.url.host, overrides=options.overrides)
+            result = self.runner.run(send, method=request.method, host=request.url.host, overrides=run.overrides)
         except RequestFailed as failed:
             raise library_error(failed, request) from failed.failure.exception
         finally:
-            request.extensions = extensions
+            request.extensions = run.extensions
         return result.response
 
-    def _attempt(
-        self,
-        request: httpx.Request,
-        extensions: dict[str, Any],
-        user_trace: Callable[..., Any] | None,
-        stream: bool,
-        ctx: AttemptContext,
-    ) -> httpx.Response:
+    def _attempt(self, run: RequestRun, ctx: AttemptContext) -> httpx.Response:
         began = time.monotonic()
         timeout = ctx.timeout
-        trace = AttemptTrace(ctx, user_trace, watch=timeout is not None)
-        request.extensions = trace.extensions = attempt_extensions(extensions, trace.callback(), timeout)
-        one_shot = self._transports.one_shot(ctx.route) if ctx.fresh_connection else None
-        transport = one_shot if one_shot is not None else self._transports.get(ctx.route)
+        trace = run.start_attempt(ctx, watch=timeout is not None)
+        transport, one_shot = self._transports.for_attempt(ctx.route, ctx.fresh_connection)
         timer = WATCHDOG.arm(began + timeout, trace) if timeout is not None else None
+        request = run.request
         handed_over = False
         try:
             try:
@@ -201,7 +144,7 @@ class RetryTransport(httpx.BaseTransport):
                 if trace.expired:
                     raise timeout_error(ctx, request, began) from exc
                 raise
-            if stream or response.status_code == 101:
+            if run.stream or response.status_code == 101:
                 if one_shot is not None and isinstance(response.stream, httpx.SyncByteStream):
                     response.stream = _ClosingStream(response.stream, one_shot)
                     handed_over = True
