@@ -21,9 +21,10 @@ stale keep-alive race then gets the ordinary retry rules instead of one immediat
 from __future__ import annotations
 
 import weakref
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
@@ -80,41 +81,30 @@ class PhaseHintsMixin:
         return conn
 
 
-async def _on_connect_start(session: Any, trace_ctx: SimpleNamespace, params: Any) -> None:
-    ctx = CURRENT_ATTEMPT.get()
-    if ctx is not None:
-        ctx.phase = Phase.CONNECT
+def _hint(phase: Phase, reused: bool) -> Callable[[Any, SimpleNamespace, Any], Awaitable[None]]:
+    """A TraceConfig callback noting ``phase`` (and a pooled connection when ``reused``) in the current attempt."""
+
+    async def note(session: Any, trace_ctx: SimpleNamespace, params: Any) -> None:
+        ctx = CURRENT_ATTEMPT.get()
+        if ctx is not None:
+            ctx.phase = phase
+            if reused:
+                ctx.reused_connection = True
+
+    return note
 
 
-async def _on_dns_start(session: Any, trace_ctx: SimpleNamespace, params: Any) -> None:
-    ctx = CURRENT_ATTEMPT.get()
-    if ctx is not None:
-        ctx.phase = Phase.DNS
-
-
-async def _on_dns_end(session: Any, trace_ctx: SimpleNamespace, params: Any) -> None:
-    ctx = CURRENT_ATTEMPT.get()
-    if ctx is not None:
-        ctx.phase = Phase.CONNECT
-
-
-async def _on_connected(session: Any, trace_ctx: SimpleNamespace, params: Any) -> None:
-    ctx = CURRENT_ATTEMPT.get()
-    if ctx is not None:
-        ctx.phase = Phase.SEND
-
-
-async def _on_reuse(session: Any, trace_ctx: SimpleNamespace, params: Any) -> None:
-    ctx = CURRENT_ATTEMPT.get()
-    if ctx is not None:
-        ctx.phase = Phase.SEND
-        ctx.reused_connection = True
-
-
-async def _on_headers_sent(session: Any, trace_ctx: SimpleNamespace, params: Any) -> None:
-    ctx = CURRENT_ATTEMPT.get()
-    if ctx is not None:
-        ctx.phase = Phase.WAIT
+# What each aiohttp TraceConfig signal tells of the attempt: (signal, phase reached, connection reused).
+_SIGNALS: Final = (
+    ("on_connection_create_start", Phase.CONNECT, False),
+    ("on_dns_resolvehost_start", Phase.DNS, False),
+    ("on_dns_resolvehost_end", Phase.CONNECT, False),
+    ("on_connection_create_end", Phase.SEND, False),
+    ("on_connection_reuseconn", Phase.SEND, True),
+    ("on_request_headers_sent", Phase.WAIT, False),
+)
+# Made once: every trace_config() installs the same callbacks.
+_CALLBACKS: Final = tuple((signal, _hint(phase, reused)) for signal, phase, reused in _SIGNALS)
 
 
 def trace_config() -> aiohttp.TraceConfig:
@@ -137,10 +127,6 @@ def trace_config() -> aiohttp.TraceConfig:
         A new TraceConfig (install it in one session).
     """
     config = aiohttp.TraceConfig()
-    config.on_connection_create_start.append(_on_connect_start)
-    config.on_dns_resolvehost_start.append(_on_dns_start)
-    config.on_dns_resolvehost_end.append(_on_dns_end)
-    config.on_connection_create_end.append(_on_connected)
-    config.on_connection_reuseconn.append(_on_reuse)
-    config.on_request_headers_sent.append(_on_headers_sent)
+    for signal, callback in _CALLBACKS:
+        getattr(config, signal).append(callback)
     return config
