@@ -9,6 +9,7 @@ from sockwise.pool import (
     BanPolicy,
     HealthPolicy,
     HealthState,
+    PeerEvidence,
     ProxyHealth,
     Verdict,
     decay_latency,
@@ -29,6 +30,8 @@ STATUS_429 = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.ORIGIN, request_se
 STATUS_500 = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.ORIGIN, request_sent=True, status=500)
 TIMEOUT = Failure(ErrorCode.ETIMEDOUT, Phase.PROXY_HANDSHAKE, Blame.PROXY, request_sent=False)
 AUTH_407 = Failure(ErrorCode.PROXY_AUTH, Phase.PROXY_HANDSHAKE, Blame.PROXY, request_sent=False, status=407)
+BAD_GATEWAY = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.UNKNOWN, request_sent=True, status=502)
+READ_TIMEOUT = Failure(ErrorCode.ETIMEDOUT, Phase.WAIT, Blame.UNKNOWN, request_sent=True)
 
 T0 = 1_000_000.0
 NO_JITTER = HealthPolicy(ejection_jitter=0.0, success_rate_floor=0.0)
@@ -353,6 +356,7 @@ def test_ban_policy_block_page_check() -> None:
         ({"max_ejection_percent": 120.0}, "max_ejection_percent must be between 0 and 100"),
         ({"latency_alpha": 0.0}, "latency_alpha must be more than 0 and at most 1"),
         ({"latency_half_life": 0.0}, "latency_half_life must be more than 0 seconds"),
+        ({"peer_window": -1.0}, r"peer_window must be 0 \(off\) or more seconds"),
     ],
 )
 def test_policy_validation(kwargs: dict[str, float], words: str) -> None:
@@ -370,3 +374,100 @@ def test_encode_decode_round_trip() -> None:
     assert decode_health(b"not json") == ProxyHealth()
     assert decode_health('{"v": 99, "ejected": true}') == ProxyHealth()
     assert decode_health('{"v": 1, "no_such_field": 3, "ejections": 2}') == ProxyHealth(ejections=2)
+
+
+@pytest.mark.parametrize(
+    ("failure", "verdict"),
+    [
+        (None, Verdict.SUCCESS),
+        (STATUS_403, Verdict.SUCCESS),
+        (REFUSED, Verdict.PROXY_FAILURE),
+        (BAD_GATEWAY, Verdict.PROXY_FAILURE),
+        (READ_TIMEOUT, Verdict.PROXY_FAILURE),
+        (UNKNOWN, Verdict.PROXY_FAILURE),
+        (LOCAL_EMFILE, Verdict.IGNORED),
+        (NETWORK, Verdict.IGNORED),
+    ],
+)
+def test_judge_with_peers_vouching(failure: Failure | None, verdict: Verdict) -> None:
+    """Peers vouching for the site make a failure blamed on nobody the proxy's; local and network ones stay ignored."""
+    assert judge(failure, peer_ok=True) is verdict
+
+
+def test_record_with_peers_vouching_ejects_on_unknown_failures() -> None:
+    """Failures blamed on nobody eject a proxy when peers vouch, and change nothing when they do not."""
+    alone = ProxyHealth()
+    for _ in range(5):
+        alone = record(alone, BAD_GATEWAY, 0.01, now=T0, policy=NO_JITTER, rand=0.0)
+    assert alone == ProxyHealth()
+    vouched = ProxyHealth()
+    for _ in range(3):
+        vouched = record(vouched, BAD_GATEWAY, 0.01, now=T0, policy=NO_JITTER, rand=0.0, peer_ok=True)
+    assert vouched.state(T0) is HealthState.EJECTED
+    assert (vouched.total_failures, vouched.last_failure) == (3, "HTTP_STATUS/wait")
+
+
+def test_peer_judged_read_timeout_raises_latency() -> None:
+    """A read timeout judged the proxy's raises its latency estimate to the time waited, as a proxy timeout does."""
+    health = record(ProxyHealth(), None, 0.05, now=T0, policy=NO_JITTER, rand=0.0)
+    health = record(health, READ_TIMEOUT, 2.0, now=T0, policy=NO_JITTER, rand=0.0, peer_ok=True)
+    assert health.latency_ewma == pytest.approx(0.05 + 0.3 * (2.0 - 0.05))
+
+
+def test_peer_evidence_answer_through_another_proxy_vouches() -> None:
+    """An answer through B 1 s ago vouches against A; not against B itself; not before any answer."""
+    window = 30.0
+    assert not PeerEvidence().peer_ok("A", now=T0, window=window)
+    evidence = PeerEvidence().note("B", None, T0)
+    assert evidence.peer_ok("A", now=T0 + 1.0, window=window)
+    assert not evidence.peer_ok("B", now=T0 + 1.0, window=window)
+
+
+def test_peer_evidence_origin_blamed_failure_is_an_answer() -> None:
+    """A failure blamed on the origin (a 403, a reset after the request) shows the site up: it vouches too."""
+    assert PeerEvidence().note("B", STATUS_403, T0).peer_ok("A", now=T0 + 1.0, window=30.0)
+    assert PeerEvidence().note("B", ORIGIN_RESET, T0).peer_ok("A", now=T0 + 1.0, window=30.0)
+
+
+def test_peer_evidence_expires_after_the_window() -> None:
+    """An answer older than the window vouches for nothing; at exactly the window it still does; 0 turns it off."""
+    evidence = PeerEvidence().note("B", None, T0)
+    assert evidence.peer_ok("A", now=T0 + 30.0, window=30.0)
+    assert not evidence.peer_ok("A", now=T0 + 30.5, window=30.0)
+    assert not evidence.peer_ok("A", now=T0 + 1.0, window=0.0)
+
+
+def test_peer_evidence_unknown_failure_through_another_proxy_contests() -> None:
+    """A failure blamed on nobody through C after B's answer contests it (origin down?); a new answer ends that."""
+    evidence = PeerEvidence().note("B", None, T0).note("C", BAD_GATEWAY, T0 + 1.0)
+    assert not evidence.peer_ok("A", now=T0 + 2.0, window=30.0)
+    # C's own failure does not contest the evidence against C.
+    assert evidence.peer_ok("C", now=T0 + 2.0, window=30.0)
+    assert evidence.note("B", None, T0 + 3.0).peer_ok("A", now=T0 + 4.0, window=30.0)
+    # At the same instant the failure wins: nothing is blamed on a tie.
+    assert not PeerEvidence().note("B", None, T0).note("C", READ_TIMEOUT, T0).peer_ok("A", now=T0, window=30.0)
+
+
+def test_peer_evidence_own_failures_do_not_contest() -> None:
+    """A's own failures blamed on nobody leave B's answer standing against A (a blackhole keeps failing)."""
+    evidence = PeerEvidence().note("B", None, T0)
+    for i in range(1, 4):
+        assert evidence.peer_ok("A", now=T0 + i, window=30.0)
+        evidence = evidence.note("A", BAD_GATEWAY, T0 + i)
+    assert evidence.unexplained == (("A", T0 + 3),)
+
+
+def test_peer_evidence_keeps_the_last_two_proxies_of_each_kind() -> None:
+    """Evidence keeps the last two distinct proxies that answered, newest first: A answering last leaves C to vouch."""
+    evidence = PeerEvidence().note("B", None, T0).note("C", None, T0 + 1.0).note("C", None, T0 + 2.0)
+    assert evidence.answered == (("C", T0 + 2.0), ("B", T0))
+    evidence = evidence.note("A", None, T0 + 3.0)
+    assert evidence.answered == (("A", T0 + 3.0), ("C", T0 + 2.0))
+    assert evidence.peer_ok("A", now=T0 + 4.0, window=30.0)
+
+
+def test_peer_evidence_ignores_proxy_local_and_network_failures() -> None:
+    """Failures blamed on the proxy, this machine or the network say nothing of the site: the evidence is unchanged."""
+    evidence = PeerEvidence().note("B", None, T0)
+    for failure in (REFUSED, AUTH_407, LOCAL_EMFILE, NETWORK):
+        assert evidence.note("C", failure, T0 + 1.0) is evidence

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 
@@ -13,6 +14,7 @@ from sockwise.pool import (
     LeastLoaded,
     RandomChoice,
     RoundRobin,
+    SamplingStrategy,
     StickySessions,
     load_cost,
     strategy_from_name,
@@ -180,3 +182,42 @@ def test_bad_session_template(template: str) -> None:
     """A template without {key}, with unknown fields or broken braces is a ConfigError."""
     with pytest.raises(ConfigError, match="session template"):
         StickySessions(template)
+
+
+def test_sampling_strategies() -> None:
+    """Least-loaded and random decide on a sample the pool draws (2 and 1 candidates); round-robin needs them all."""
+    assert isinstance(LeastLoaded(), SamplingStrategy)
+    assert isinstance(RandomChoice(), SamplingStrategy)
+    assert not isinstance(RoundRobin(), SamplingStrategy)
+    assert (LeastLoaded.sample_size, RandomChoice.sample_size) == (2, 1)
+
+
+def test_least_loaded_sample_uses_the_pools_typical_latency() -> None:
+    """choose_sample prices by the typical latency given (default_latency when None); stall_limit scales it."""
+    ll = LeastLoaded(default_latency=0.1, stall_factor=4.0)
+    assert ll.stall_limit(0.02) == pytest.approx(0.08)
+    assert ll.stall_limit(None) == pytest.approx(0.4)
+    unknown = Candidate(0, "k0", in_flight=0, latency=None)
+    known = Candidate(1, "k1", in_flight=0, latency=0.05)
+    assert ll.choose_sample([unknown, known], 0.02, random.Random(0)) is unknown  # 0.02 against 0.05
+    assert ll.choose_sample([unknown, known], 0.5, random.Random(0)) is known  # 0.5 against 0.05
+    assert ll.choose_sample([known, unknown], None, random.Random(0)) is known  # 0.1 against 0.05
+    assert ll.choose_sample([unknown], 0.5, random.Random(0)) is unknown
+
+
+def test_least_loaded_sample_ties_go_to_fewer_in_flight_then_lower_index() -> None:
+    """Equal costs: the candidate with fewer requests in flight, then the lower index, whatever the order drawn."""
+    ll = LeastLoaded()
+    a = Candidate(4, "a", in_flight=1, latency=0.1)
+    b = Candidate(2, "b", in_flight=0, latency=0.2)
+    c = Candidate(1, "c", in_flight=0, latency=0.2)
+    assert ll.choose_sample([a, b], 0.1, random.Random(0)) is b
+    assert ll.choose_sample([b, a], 0.1, random.Random(0)) is b
+    assert ll.choose_sample([b, c], 0.1, random.Random(0)) is c
+
+
+def test_random_sample_is_the_candidate_drawn() -> None:
+    """Random choice takes the one candidate the pool drew at random, and never stalls one."""
+    drawn = Candidate(7, "k7")
+    assert RandomChoice().choose_sample([drawn], None, random.Random(0)) is drawn
+    assert RandomChoice().stall_limit(0.01) == math.inf

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,6 +15,7 @@ from sockwise.pool import (
     HealthPolicy,
     HealthState,
     MemoryStore,
+    ProxyHealth,
     ProxyPool,
     RoundRobin,
     StickySessions,
@@ -320,3 +322,123 @@ def test_farm_simulation(clock: FakeClock) -> None:
     assert all(sites <= {"shop.example"} for sites in bans)
     assert {"shop.example"} in bans
     assert not any(states[p.key].banned_sites for p in farm["good"])
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts the proxies each read_many asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[int] = []
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, ProxyHealth]:
+        self.reads.append(len(keys))
+        return super().read_many(keys)
+
+
+def big_pool(clock: FakeClock, n: int = 1000, **kwargs: object) -> ProxyPool:
+    """``n`` proxies (10.x.y.z), the default strategy unless told."""
+    listed = [Proxy("http", f"10.{i // 250 + 1}.{i % 250}.1", 8080) for i in range(n)]
+    kwargs.setdefault("policy", POLICY)
+    kwargs.setdefault("rng", random.Random(1))
+    return ProxyPool(listed, clock=clock, **kwargs)  # type: ignore[arg-type]
+
+
+def test_big_pool_lease_reads_only_the_proxies_it_draws(clock: FakeClock) -> None:
+    """With 1,000 proxies in rotation the first lease reads all of them, each later one just the two it draws."""
+    store = CountingStore()
+    pool = big_pool(clock, store=store)
+    for _ in range(50):
+        pool.report(pool.lease("a.example"), "a.example", None, 0.05)
+    assert store.reads[0] == 1000
+    leases = [n for n in store.reads[1:] if n != 1]  # a success's report reads nothing; its lease reads 2
+    assert leases == [2] * 49
+
+
+def test_proxy_failure_reads_every_proxy_only_when_it_ejects(clock: FakeClock) -> None:
+    """A proxy failure that cannot eject reads its own proxy; the one that ejects reads all (the ejection cap)."""
+    store = CountingStore()
+    pool = big_pool(clock, n=10, store=store)
+    bad = pool.proxies[3]
+    fail(pool, bad, REFUSED, 2)
+    assert store.reads == [1, 1]
+    fail(pool, bad, REFUSED)
+    assert store.reads == [1, 1, 1, 10]
+    assert pool.status()[3].state is HealthState.EJECTED
+
+
+def test_big_pool_draws_uniformly(clock: FakeClock) -> None:
+    """The random strategy drawing lazily from 40 proxies gives each about the same share."""
+    pool = big_pool(clock, n=40, strategy="random")
+    counts = Counter(pool.lease("a.example") for _ in range(4000))
+    for proxy in pool.proxies:
+        pool.release(proxy)
+    assert len(counts) == 40
+    assert 60 <= min(counts.values()) <= max(counts.values()) <= 140
+
+
+def test_big_pool_leases_skip_banned_tried_and_ejected(clock: FakeClock) -> None:
+    """Of 1,000 proxies, drawn leases never give one banned for the site, tried, or ejected by another pool."""
+    store = MemoryStore()
+    pool = big_pool(clock, store=store)
+    other = big_pool(clock, store=store, policy=HealthPolicy(ejection_jitter=0.0, max_ejection_percent=100.0))
+    pool.release(pool.lease("a.example"))  # this pool's view of the health is read now: all healthy
+    out = set(other.proxies[:400])
+    for proxy in out:
+        fail(other, proxy, REFUSED, 3)
+    banned = set(pool.proxies[400:700])
+    for proxy in banned:
+        pool.report(proxy, "a.example", FORBIDDEN, 0.05)
+    tried = [p.key for p in pool.proxies[700:900]]
+    leased = Counter(pool.lease("a.example", exclude=tried) for _ in range(300))
+    assert set(leased) <= set(pool.proxies[900:])
+    assert len(leased) > 50
+
+
+def test_big_pool_mostly_out_still_finds_the_few_in_rotation(clock: FakeClock) -> None:
+    """With 995 of 1,000 proxies ejected, every lease still finds one of the 5 left (past the draw budget)."""
+    pool = big_pool(clock, policy=HealthPolicy(ejection_jitter=0.0, max_ejection_percent=100.0))
+    for proxy in pool.proxies[5:]:
+        fail(pool, proxy, REFUSED, 3)
+    leased = Counter(pool.lease("a.example") for _ in range(200))
+    assert set(leased) == set(pool.proxies[:5])
+
+
+def test_proxy_restored_elsewhere_is_leased_at_once(clock: FakeClock) -> None:
+    """A proxy this pool last saw ejected, restored by another pool's probe, is handed out by the next lease."""
+    store = MemoryStore()
+    one = ProxyPool(proxies(3), store=store, clock=clock, policy=POLICY)
+    two = ProxyPool(proxies(3), store=store, clock=clock, policy=POLICY)
+    first = one.proxies[0]
+    fail(one, first, REFUSED, 3)
+    one.release(one.lease("a.example"))  # one's view: first ejected
+    clock.advance(31.0)
+    two.probe(first, None, 0.05)
+    others = [p.key for p in one.proxies[1:]]
+    assert one.lease("a.example", exclude=others) == first
+    assert one.status()[0].state is HealthState.HEALTHY
+
+
+def test_stall_limit_follows_the_proxies_in_rotation(clock: FakeClock) -> None:
+    """Ejected proxies' timed-out latencies do not raise the typical latency: a proxy sitting on a request stalls."""
+    policy = HealthPolicy(ejection_jitter=0.0, latency_alpha=1.0, max_ejection_percent=100.0)
+    pool = make_pool(clock, n=6, policy=policy)
+    silent, fast_a, fast_b, *dead = pool.proxies
+    for proxy in dead:  # ejected, their latency estimates raised to the 5 s their timeouts waited
+        fail(pool, proxy, TIMEOUT, 3)
+        pool.report(proxy, "a.example", TIMEOUT, 5.0)
+    pool.report(silent, "a.example", None, 0.01)
+    for proxy in (fast_a, fast_b):
+        pool.report(proxy, "a.example", None, 0.02)
+    everyone_but = {p: [q.key for q in pool.proxies if q != p] for p in pool.proxies}
+    assert pool.lease("a.example", exclude=everyone_but[silent]) == silent
+    clock.advance(0.085)
+    for proxy in (fast_a, fast_b):
+        for _ in range(9):
+            assert pool.lease("a.example", exclude=everyone_but[proxy]) == proxy
+    clock.advance(0.005)
+    # silent: 0.09 s x 2 = 0.18 beats 0.02 x 10 = 0.2 on cost, but 0.09 s is past 4 typical latencies of the
+    # proxies in rotation (0.02 s); the median of every estimate (2.5 s) would let it through.
+    picks = Counter(pool.lease("a.example") for _ in range(20))
+    assert silent not in picks
+    assert set(picks) == {fast_a, fast_b}

@@ -3,7 +3,7 @@
 Outlier ejection in the spirit of Envoy's outlier detection, fed only by failures that are
 the proxy's fault:
 
-* ``consecutive_failures`` proxy-blamed failures in a row, or a success rate under
+* ``consecutive_failures`` failures judged the proxy's in a row, or a success rate under
   ``success_rate_floor`` over the sliding window once it holds ``success_rate_volume``
   outcomes, eject the proxy;
 * the n-th ejection lasts ``base_ejection_time × n`` (minus up to ``ejection_jitter`` of it),
@@ -13,6 +13,12 @@ the proxy's fault:
 * a proxy that worked in the window is not ejected when that would put more than
   ``max_ejection_percent`` of the pool out, unless every other proxy is failing as well (then
   the pool picks the least bad); one with no success in the window gives no capacity and goes.
+
+A failure blamed on nobody (``Blame.UNKNOWN``: a 502/503/504 page or a read timeout through a
+forwarding proxy, which may be the proxy's or the origin's) is judged by peers: it counts against
+the proxy when the same site answered through another proxy within ``peer_window`` seconds and no
+other proxy has failed on it that way since (see :class:`PeerEvidence`); otherwise it is ignored,
+since the origin may be down for everyone.
 
 Beside ejection, a latency EWMA for the selection strategies: fed by successes, and raised by
 a proxy-blamed timeout to the time it waited (a lower bound of the proxy's latency; fast
@@ -42,6 +48,7 @@ __all__ = [
     "BanPolicy",
     "HealthPolicy",
     "HealthState",
+    "PeerEvidence",
     "ProxyHealth",
     "Verdict",
     "decay_latency",
@@ -76,24 +83,109 @@ class Verdict(_StrEnum):
     IGNORED = "ignored"
 
 
-def judge(failure: Failure | None) -> Verdict:
+def judge(failure: Failure | None, *, peer_ok: bool = False) -> Verdict:
     """What an outcome says about the proxy.
 
     A success, and a failure blamed on the origin (the proxy relayed it, so the proxy hop
-    worked), count for the proxy. A failure blamed on the proxy counts against it. Local,
-    network and unknown failures say nothing about the proxy and are ignored.
+    worked), count for the proxy. A failure blamed on the proxy counts against it. A failure
+    blamed on nobody (``Blame.UNKNOWN``) counts against it only when peers vouch for the site
+    (``peer_ok``, see :meth:`PeerEvidence.peer_ok`). Local and network failures say nothing about
+    the proxy and are ignored.
 
     Args:
         failure: the classified failure, or None for a success.
+        peer_ok: the same site answered through another proxy recently, uncontested: a failure
+            blamed on nobody is then this proxy's.
 
     Returns:
         The verdict.
     """
     if failure is None or failure.blame is Blame.ORIGIN:
         return Verdict.SUCCESS
-    if failure.blame is Blame.PROXY:
+    if failure.blame is Blame.PROXY or (peer_ok and failure.blame is Blame.UNKNOWN):
         return Verdict.PROXY_FAILURE
     return Verdict.IGNORED
+
+
+_Seen = tuple[tuple[str, float], ...]
+
+
+def _newest(seen: _Seen, key: str, now: float) -> _Seen:
+    """``seen`` with ``key`` noted at ``now``: the two proxies seen last, newest first, one entry each."""
+    if seen and seen[0][0] == key:
+        return ((key, now), *seen[1:])
+    return ((key, now), *seen[:1])
+
+
+def _last_other(seen: _Seen, key: str) -> float | None:
+    """When a proxy other than ``key`` was seen last, or None."""
+    for other, at in seen:
+        if other != key:
+            return at
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerEvidence:
+    """What one site's recent outcomes through the pool's proxies say about the site itself.
+
+    A failure blamed on nobody through a forwarding proxy (a 502/503/504 page, a read timeout) may
+    be the proxy's or the origin's. Peers tell which: when the site *answered* through another
+    proxy within the window (a success, or a failure blamed on the origin: the origin is up and
+    that proxy's hop worked) and no other proxy has since failed on the site in a way blamed on
+    nobody, the site is up and this proxy is the odd one out. The second condition keeps an origin
+    that goes down from taking the pool with it: its first failure may be blamed on one proxy, but
+    the next one, through another proxy, contests the old answer, and nothing is blamed until the
+    site answers again. Ties in time count as contested.
+
+    Only the two proxies seen last of each kind are kept (newest first): enough to find the last
+    one that is not the proxy being judged. State steps return new objects.
+
+    Attributes:
+        answered: ``(proxy key, time)`` of the last answers from the site, for the two proxies that
+            carried one last.
+        unexplained: the same for failures blamed on nobody.
+    """
+
+    answered: _Seen = ()
+    unexplained: _Seen = ()
+
+    def note(self, key: str, failure: Failure | None, now: float) -> PeerEvidence:
+        """The evidence after one outcome through proxy ``key`` for this site.
+
+        Args:
+            key: the proxy's ``Proxy.key``.
+            failure: the classified failure, or None for a success.
+            now: the time of the outcome.
+
+        Returns:
+            The new evidence; ``self`` when the outcome says nothing about the site (a failure
+            blamed on the proxy, the network or this machine).
+        """
+        if failure is None or failure.blame is Blame.ORIGIN:
+            return replace(self, answered=_newest(self.answered, key, now))
+        if failure.blame is Blame.UNKNOWN:
+            return replace(self, unexplained=_newest(self.unexplained, key, now))
+        return self
+
+    def peer_ok(self, key: str, *, now: float, window: float) -> bool:
+        """Whether a failure blamed on nobody through proxy ``key`` is that proxy's.
+
+        Args:
+            key: the proxy the failure came through.
+            now: the time of the failure.
+            window: how old the last answer through another proxy may be, in seconds
+                (``HealthPolicy.peer_window``; 0 never blames).
+
+        Returns:
+            True when another proxy carried an answer from the site within ``window`` seconds and
+            no proxy other than ``key`` has had a failure blamed on nobody there since.
+        """
+        answered = _last_other(self.answered, key)
+        if answered is None or now - answered > window or window <= 0:
+            return False
+        contested = _last_other(self.unexplained, key)
+        return contested is None or answered > contested
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +211,13 @@ class HealthPolicy:
             much: a proxy not heard from for that long is priced half way back to the pool's
             typical latency (so a slow one is tried again), and a new sample outweighs the old
             EWMA by as much more (see :func:`decay_latency` and :func:`record`).
+        peer_window: seconds an answer from a site through one proxy counts as evidence that the
+            site is up, so that a failure blamed on nobody through another proxy is that proxy's
+            (see :class:`PeerEvidence`); 0 turns peer judgment off. 30 s: longer than the read
+            timeouts a blackhole makes a request wait (httpx's default is 5 s), so the answers
+            other proxies carried while it waited still count, and short enough that an answer
+            still says the site is up now. An origin that goes down inside the window is caught
+            by the contest rule (the next failure through another proxy), not by the window.
     """
 
     consecutive_failures: int = 3
@@ -132,6 +231,7 @@ class HealthPolicy:
     decay_time: float | None = None
     latency_alpha: float = 0.3
     latency_half_life: float = 10.0
+    peer_window: float = 30.0
 
     def __post_init__(self) -> None:
         checks: list[tuple[bool, str]] = [
@@ -149,6 +249,7 @@ class HealthPolicy:
             (self.decay_time is None or self.decay_time > 0, "decay_time must be more than 0 seconds"),
             (0.0 < self.latency_alpha <= 1.0, "latency_alpha must be more than 0 and at most 1"),
             (self.latency_half_life > 0, "latency_half_life must be more than 0 seconds"),
+            (self.peer_window >= 0, "peer_window must be 0 (off) or more seconds"),
         ]
         for ok, message in checks:
             if not ok:
@@ -283,6 +384,7 @@ def record(
     policy: HealthPolicy,
     rand: float,
     may_eject: bool = True,
+    peer_ok: bool = False,
 ) -> ProxyHealth:
     """One outcome of one attempt through the proxy: the next health.
 
@@ -290,18 +392,20 @@ def record(
         health: the health before.
         failure: the classified failure, or None for a success.
         latency: seconds the attempt took, or None: fed to the latency EWMA on a success, and
-            on a proxy-blamed ETIMEDOUT when it is above the EWMA (the proxy took at least that
+            on an ETIMEDOUT judged the proxy's when it is above the EWMA (the proxy took at least that
             long); the old EWMA weighs less the longer ago the last outcome was.
         now: the time of the outcome (wall clock, seconds).
         policy: the thresholds.
         rand: a random number in [0, 1) for the ejection jitter.
         may_eject: False when the pool may not eject one more proxy now (see
             :func:`ejection_allowed`).
+        peer_ok: peers vouch for the site, so a failure blamed on nobody is the proxy's (see
+            :func:`judge`).
 
     Returns:
         The health after; ``health`` itself when the outcome says nothing about the proxy.
     """
-    verdict = judge(failure)
+    verdict = judge(failure, peer_ok=peer_ok)
     if verdict is Verdict.IGNORED:
         return health
     state = health.state(now)
