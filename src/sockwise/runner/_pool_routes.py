@@ -5,7 +5,7 @@ away from; its outcome goes back to the pool (health by blame, a ban for that ho
 the policy may switch route while the pool has a proxy not yet tried in good standing.
 
 The runner calls a route provider synchronously, also from an event loop. With the memory
-store that costs no I/O: about 50 µs of CPU to lease from 20 proxies and 20 µs to report. A
+store that costs no I/O: about 15 µs of CPU to lease (20 or 1,000 proxies) and 12 µs to report. A
 plain SQLite or Redis store does blocking I/O on every :meth:`~PoolRoutes.lease` (two reads)
 and :meth:`~PoolRoutes.report` (a read-modify-write), and under asyncio the loop waits for it:
 measured here (20 proxies, loopback, median) about 0.2 ms + 0.07 ms per attempt for SQLite and
