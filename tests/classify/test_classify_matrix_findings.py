@@ -175,8 +175,8 @@ def test_read_timeout_through_a_proxy_blames_nobody() -> None:
     )
     assert shape(classify(error, via_proxy=True)) == (E.ETIMEDOUT, P.WAIT, B.UNKNOWN, None, None, None)
     assert shape(classify(error)) == (E.ETIMEDOUT, P.WAIT, B.ORIGIN, True, None, None)
-    # The integration knows the phase: then the blame follows it.
-    assert classify(error, via_proxy=True, phase=Phase.WAIT).blame is B.ORIGIN
+    # The integration knows the phase: then the blame follows it; waiting, through a proxy, nobody.
+    assert classify(error, via_proxy=True, phase=Phase.WAIT).blame is B.UNKNOWN
     assert classify(error, via_proxy=True, phase=Phase.PROXY_HANDSHAKE).blame is B.PROXY
 
 

@@ -179,11 +179,6 @@ def test_bad_gateway_forward_proxy_ejected_through_requests(sockwise_lab: Lab) -
     assert Counter(s.state for p, s in status.items() if p != bad.proxy) == Counter({HealthState.HEALTHY: 3})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sockwise.requests (and httpx) blame a read timeout through an absolute-form forward proxy on the "
-    "origin, which the pool counts as the proxy's success: a silent forward proxy is never judged by peers",
-)
 def test_silent_forward_proxy_read_timeouts_judged_by_peers(sockwise_lab: Lab) -> None:
     """A blackhole forward proxy's read timeouts (plain http) are blamed on nobody, so peers can judge them."""
     good = sockwise_lab.add_proxy("healthy")

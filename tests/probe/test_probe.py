@@ -81,8 +81,9 @@ PROBE: dict[tuple[str, str], Verdict | frozenset[Verdict]] = {
     ("refuse", "socks5"): v(E.ECONNREFUSED, P.PROXY_CONNECT, B.PROXY, False),
     ("blackhole", "proxy-connect"): v(E.ETIMEDOUT, P.PROXY_HANDSHAKE, B.PROXY, False),
     # Absolute-form: the request is all the proxy sees; waiting for its answer is `wait`, and one request
-    # cannot tell a stalling proxy from a stalling origin (sockwise check settles it across proxies).
-    ("blackhole", "proxy-absolute"): v(E.ETIMEDOUT, P.WAIT, B.ORIGIN, True),
+    # cannot tell a stalling proxy from a stalling origin: nobody is blamed (sockwise check and the pool
+    # settle it across proxies).
+    ("blackhole", "proxy-absolute"): v(E.ETIMEDOUT, P.WAIT, B.UNKNOWN, True),
     ("blackhole", "socks5"): v(E.ETIMEDOUT, P.PROXY_HANDSHAKE, B.PROXY, False),
     ("auth", "proxy-connect"): v(E.PROXY_AUTH, P.PROXY_HANDSHAKE, B.PROXY, False),
     ("auth", "proxy-absolute"): v(E.PROXY_AUTH, P.WAIT, B.PROXY, False),

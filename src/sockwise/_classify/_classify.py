@@ -60,6 +60,7 @@ _DIRECT_PHASES = ANY_PHASE - PROXY_PHASES
 #: a proxy that cannot reach (or loses) its upstream closes or resets the client's side.
 _PROXY_DROPS = frozenset({ErrorCode.ECONNRESET, ErrorCode.UNEXPECTED_EOF, ErrorCode.EPIPE})
 _BEFORE_RESPONSE = frozenset({Phase.TLS, Phase.SEND, Phase.WAIT, Phase.UNKNOWN})
+_BEFORE_ANSWER = frozenset({Phase.SEND, Phase.WAIT})
 _ORIGIN_CODES = frozenset(
     {
         ErrorCode.ECONNREFUSED,
@@ -379,6 +380,11 @@ def _blame(code: ErrorCode, phase: Phase, *, proxied: bool, proxy_dns: bool, ker
             return Blame.PROXY
         if kernel_timeout or phase is Phase.CONNECT:
             return Blame.NETWORK
+        if proxied and phase in _BEFORE_ANSWER:
+            # Silence through a proxy after the request went out and before any answer: the origin
+            # may be slow, or the proxy may be sitting on the request. Nobody is blamed; a pool
+            # asks its peers. Once the body flows, the proxy is relaying: a stall is the origin's.
+            return Blame.UNKNOWN
         return Blame.UNKNOWN if phase is Phase.UNKNOWN else Blame.ORIGIN
     if code in _ORIGIN_CODES:
         return Blame.ORIGIN

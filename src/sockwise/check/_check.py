@@ -216,7 +216,7 @@ def judge_by_target(results: Sequence[CheckResult]) -> list[CheckResult]:
 
     Through an HTTP proxy, a request for an ``http://`` target *is* the proxy's handshake: a
     timeout waiting for the headers, or a 502/504 page, may be the proxy's or the target's, and
-    classify (seeing one request) blames the target. When the same target answered through
+    classify (seeing one request) blames nobody (a timeout) or the target (a page). When the same target answered through
     another proxy of this check, the target is up, and the check blames the proxy: the timeout
     stays ETIMEDOUT in ``wait``, blamed on the proxy; the gateway page becomes PROXY_REFUSED with
     its status. Nothing else changes, and nothing changes when no proxy reached the target.
@@ -231,9 +231,12 @@ def judge_by_target(results: Sequence[CheckResult]) -> list[CheckResult]:
     return [_judged(r) if r.target in targets_up else r for r in results]
 
 
+_UNSETTLED = frozenset({Blame.ORIGIN, Blame.UNKNOWN})
+
+
 def _judged(result: CheckResult) -> CheckResult:
     failure = result.failure
-    if failure is None or not result.protocol.endswith("-forward") or failure.blame is not Blame.ORIGIN:
+    if failure is None or not result.protocol.endswith("-forward") or failure.blame not in _UNSETTLED:
         return result
     why = "the target answered through other proxies of this check"
     if failure.code is ErrorCode.ETIMEDOUT and failure.phase is Phase.WAIT:
