@@ -13,8 +13,6 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-import pytest
-
 from sockwise import Attempt, Blame, ErrorCode, Failure, Phase, Proxy
 from sockwise.lab import Lab
 from sockwise.pool import HealthPolicy, HealthState, ProxyPool, RoundRobin

@@ -216,10 +216,11 @@ def judge_by_target(results: Sequence[CheckResult]) -> list[CheckResult]:
 
     Through an HTTP proxy, a request for an ``http://`` target *is* the proxy's handshake: a
     timeout waiting for the headers, or a 502/504 page, may be the proxy's or the target's, and
-    classify (seeing one request) blames nobody (a timeout) or the target (a page). When the same target answered through
-    another proxy of this check, the target is up, and the check blames the proxy: the timeout
-    stays ETIMEDOUT in ``wait``, blamed on the proxy; the gateway page becomes PROXY_REFUSED with
-    its status. Nothing else changes, and nothing changes when no proxy reached the target.
+    classify (seeing one request) blames nobody (a timeout) or the target (a page). When the
+    same target answered through another proxy of this check, the target is up, and the check
+    blames the proxy: the timeout stays ETIMEDOUT in ``wait``, blamed on the proxy; the gateway
+    page becomes PROXY_REFUSED with its status. Nothing else changes, and nothing changes when
+    no proxy reached the target.
 
     Args:
         results: every result of one check (one target).
