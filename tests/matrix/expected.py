@@ -303,7 +303,7 @@ _ROWS: dict[str, dict[tuple[str, str], Expect | tuple[Expect, ...]]] = {
     # - Through a proxy, a read timer may be the proxy's CONNECT reply (or a forwarding proxy stalling): the
     #   blame is unknown, never origin (origin would count as the proxy's success).
     # - httpx-async through CONNECT: anyio's TLS layer is in the chain, so the timer fired reading TLS
-    #   records, after the tunnel: origin, request sent.
+    #   records, after the tunnel: request sent, waiting; still through a proxy, so nobody is blamed.
     "stall-before-headers": {
         ("http.client", "direct"): E("TimeoutError", "ETIMEDOUT", "unknown", "unknown", None, None, 1),
         ("http.client", "direct-tls"): E("TimeoutError", "ETIMEDOUT", "wait", "origin", True, None, 1),
@@ -324,7 +324,7 @@ _ROWS: dict[str, dict[tuple[str, str], Expect | tuple[Expect, ...]]] = {
         ("httpx-async", "direct"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "origin", True, None, 1),
         ("httpx-async", "direct-tls"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "origin", True, None, 1),
         ("httpx-async", "proxy-absolute"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "unknown", None, None, 1),
-        ("httpx-async", "proxy-connect"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "origin", True, None, 1),
+        ("httpx-async", "proxy-connect"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "unknown", True, None, 1),
         ("aiohttp", "direct"): E("aiohttp.SocketTimeoutError", "ETIMEDOUT", "wait", "origin", True, None, 1),
         ("aiohttp", "direct-tls"): E("aiohttp.SocketTimeoutError", "ETIMEDOUT", "wait", "origin", True, None, 1),
         ("aiohttp", "proxy-absolute"): E("aiohttp.SocketTimeoutError", "ETIMEDOUT", "wait", "unknown", None, None, 1),
@@ -353,7 +353,7 @@ _ROWS: dict[str, dict[tuple[str, str], Expect | tuple[Expect, ...]]] = {
         ("httpx-async", "direct"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "origin", True, None, 1),
         ("httpx-async", "direct-tls"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "origin", True, None, 1),
         ("httpx-async", "proxy-absolute"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "unknown", None, None, 1),
-        ("httpx-async", "proxy-connect"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "origin", True, None, 1),
+        ("httpx-async", "proxy-connect"): E("httpx.ReadTimeout", "ETIMEDOUT", "wait", "unknown", True, None, 1),
         ("aiohttp", "direct"): E("aiohttp.SocketTimeoutError", "ETIMEDOUT", "wait", "origin", True, None, 1),
         ("aiohttp", "direct-tls"): E("aiohttp.SocketTimeoutError", "ETIMEDOUT", "wait", "origin", True, None, 1),
         ("aiohttp", "proxy-absolute"): E("aiohttp.SocketTimeoutError", "ETIMEDOUT", "wait", "unknown", None, None, 1),
