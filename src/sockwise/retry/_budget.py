@@ -152,24 +152,22 @@ class RetryBudget:
             host: the request's host.
             now: monotonic seconds.
         """
-        # Every request passes here, so it takes no lock: the count goes into a plain dict of
-        # the current slot, folded into the windows when the slot moves on or a retry asks. A
-        # count lost to two threads racing on one host makes the budget a shade stricter, never looser.
+        # Every request passes here: the count goes into a plain dict of the current slot, folded
+        # into the windows only when the slot moves on, the dict passes max_hosts, or a retry asks.
         slot = int(now // self._width)
-        if slot > self._slot:
-            with self._lock:
+        with self._lock:
+            if slot > self._slot:
                 self._fold()
-                self._slot = max(slot, self._slot)
-        pending = self._pending
-        count = pending.get(host)
-        if count is not None:
-            pending[host] = count + 1
-            return
-        if len(pending) >= self.max_hosts:
-            with self._lock:
-                self._fold()
+                self._slot = slot
             pending = self._pending
-        pending[host] = pending.get(host, 0) + 1
+            count = pending.get(host)
+            if count is not None:
+                pending[host] = count + 1
+                return
+            if len(pending) >= self.max_hosts:
+                self._fold()
+                pending = self._pending
+            pending[host] = 1
 
     def _fold(self) -> None:
         """Move the pending deposits into the windows (under the lock)."""
