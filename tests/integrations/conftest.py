@@ -17,12 +17,7 @@ from sockwise.lab import Lab
 from sockwise.runner import RouteProvider
 
 # Real bugs of an integration that a suite case shows: (test, client) -> why. Strict: a fix turns the xfail red.
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("test_tls_handshake_stall_is_retried", "aiohttp"): (
-        "sockwise.aiohttp reports no TLS phase: aiohttp connects and handshakes in one create_connection call, so "
-        "a stalled handshake is classified ETIMEDOUT in the connect phase, blamed on the network (httpx, requests: TLS)"
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -76,7 +76,7 @@ class KeepAliveSocketFactory:
 
 
 class KeepAliveConnector(PhaseHintsMixin, aiohttp.TCPConnector):
-    """``aiohttp.TCPConnector`` that tells sockwise's middleware the connect phase and connection reuse.
+    """``aiohttp.TCPConnector`` that tells sockwise's middleware the connect and TLS phases and connection reuse.
 
     Build it with :func:`connector` (which also sets the keepalive socket factory).
     """
