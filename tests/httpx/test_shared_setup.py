@@ -24,24 +24,27 @@ class _Made:
 
 
 def test_attempt_uses_the_pooled_transport_unless_it_must_be_fresh() -> None:
-    """Not fresh: the route's one pooled transport and nothing to close; fresh: a new one, also the one to close."""
+    """Not fresh: the route's one pooled transport, kept on release; fresh: a new one, closed on release."""
     transports: RouteTransports[_Made] = RouteTransports(_Made, None)
-    pooled, one_shot = transports.for_attempt(_PROXY, False)
-    assert one_shot is None
-    assert transports.for_attempt(_PROXY, False) == (pooled, None)
-    fresh, fresh_shot = transports.for_attempt(_PROXY, True)
-    assert fresh is fresh_shot
+    pooled, entry, evicted = transports.for_attempt(_PROXY, False)
+    assert (entry is not None, evicted) == (True, ())
+    assert transports.for_attempt(_PROXY, False)[0] is pooled
+    fresh, fresh_entry, _ = transports.for_attempt(_PROXY, True)
     assert fresh is not pooled
     assert fresh.route == _PROXY
-    assert transports.get(_PROXY) is pooled  # the one-shot transport is not kept
+    assert fresh_entry is not None
+    assert transports.release(fresh_entry) is fresh  # the one-shot transport is closed, not kept
+    assert entry is not None
+    assert transports.release(entry) is None
+    assert transports.for_attempt(_PROXY, False)[0] is pooled
 
 
 def test_a_fresh_direct_attempt_uses_the_callers_own_transport() -> None:
     """The caller's transport serves DIRECT even when fresh (sockwise cannot copy it); nothing is closed after."""
     given = _Made(DIRECT)
     transports = RouteTransports(_Made, given)
-    assert transports.for_attempt(DIRECT, True) == (given, None)
-    assert transports.for_attempt(DIRECT, False) == (given, None)
+    assert transports.for_attempt(DIRECT, True) == (given, None, ())
+    assert transports.for_attempt(DIRECT, False) == (given, None, ())
 
 
 def test_start_attempt_lends_the_request_its_own_extensions() -> None:
@@ -136,4 +139,5 @@ def test_both_transports_take_the_same_arguments() -> None:
         "limits",
         "socket_options",
         "transport_factory",
+        "max_proxies",
     ]

@@ -14,17 +14,24 @@ from sockwise._exceptions import RequestFailed
 from sockwise._model import Phase
 from sockwise.httpx._attempt import RequestRun, library_error, request_options, timeout_error
 from sockwise.httpx._base import BaseRetryTransport, ReleaseHooks
+from sockwise.httpx._routes import RouteEntry, RouteTransports
 from sockwise.runner import AttemptContext, Route
 
 __all__ = ["AsyncRetryTransport"]
 
 
-class _AsyncClosingStream(httpx.AsyncByteStream):
-    """A streamed body whose one-shot transport is closed with it."""
+class _AsyncReleasingStream(httpx.AsyncByteStream):
+    """A streamed body that holds its transport: released when closed (closing the transport if it was dropped)."""
 
-    def __init__(self, stream: httpx.AsyncByteStream, transport: httpx.AsyncBaseTransport) -> None:
+    def __init__(
+        self,
+        stream: httpx.AsyncByteStream,
+        transports: RouteTransports[httpx.AsyncBaseTransport],
+        entry: RouteEntry[httpx.AsyncBaseTransport],
+    ) -> None:
         self._stream = stream
-        self._transport = transport
+        self._transports = transports
+        self._entry: RouteEntry[httpx.AsyncBaseTransport] | None = entry
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._stream:
@@ -34,7 +41,18 @@ class _AsyncClosingStream(httpx.AsyncByteStream):
         try:
             await self._stream.aclose()
         finally:
-            await self._transport.aclose()
+            entry, self._entry = self._entry, None
+            if entry is not None:
+                await _release(self._transports, entry)
+
+
+async def _release(
+    transports: RouteTransports[httpx.AsyncBaseTransport], entry: RouteEntry[httpx.AsyncBaseTransport]
+) -> None:
+    done = transports.release(entry)
+    if done is not None:
+        with anyio.CancelScope(shield=True):
+            await done.aclose()
 
 
 async def _aclose(response: httpx.Response) -> None:
@@ -45,10 +63,12 @@ class AsyncRetryTransport(BaseRetryTransport[httpx.AsyncBaseTransport], httpx.As
     """The async twin of :class:`~sockwise.httpx.RetryTransport`, for ``httpx.AsyncClient``.
 
     Same arguments, options and error contract; the default transports are
-    ``httpx.AsyncHTTPTransport``. The per-try timeout and the deadline bound the whole attempt
-    (``asyncio.timeout``; an anyio cancel scope under trio or Python 3.10): connecting, sending,
-    the headers and, unless ``"stream": True``, the body, however slowly it trickles. A ``trace`` callback of
-    the caller's must be ``async``, as httpx requires for async clients.
+    ``httpx.AsyncHTTPTransport``, and a proxy's transport dropped from the ``max_proxies`` LRU is
+    closed with ``aclose()`` once no request or streamed body is on it. The per-try timeout and
+    the deadline bound the whole attempt (``asyncio.timeout``; an anyio cancel scope under trio or
+    Python 3.10): connecting, sending, the headers and, unless ``"stream": True``, the body,
+    however slowly it trickles. A ``trace`` callback of the caller's must be ``async``, as httpx
+    requires for async clients.
 
     Example::
 
@@ -90,26 +110,30 @@ class AsyncRetryTransport(BaseRetryTransport[httpx.AsyncBaseTransport], httpx.As
         began = time.monotonic()
         timeout = ctx.timeout
         run.start_attempt(ctx, asynchronous=True)
-        transport, one_shot = self._transports.for_attempt(ctx.route, ctx.fresh_connection)
+        transports = self._transports
+        transport, entry, evicted = transports.for_attempt(ctx.route, ctx.fresh_connection)
         request = run.request
         handed_over = False
         try:
+            for idle in evicted:  # dropped from the LRU with no request on them: their sockets go now
+                with anyio.CancelScope(shield=True):
+                    await idle.aclose()
             exchange = _exchange(transport, request, run.stream, ctx)
             if timeout is None:
                 response, keep_stream = await exchange
             else:
                 response, keep_stream = await _within(exchange, began + timeout - time.monotonic(), ctx, request, began)
-            if keep_stream and one_shot is not None and isinstance(response.stream, httpx.AsyncByteStream):
-                response.stream = _AsyncClosingStream(response.stream, one_shot)
+            if keep_stream and entry is not None and isinstance(response.stream, httpx.AsyncByteStream):
+                # The body holds the transport until it is closed: an eviction meanwhile never cuts it.
+                response.stream = _AsyncReleasingStream(response.stream, transports, entry)
                 handed_over = True
             return response
         finally:
-            if one_shot is not None and not handed_over:
-                with anyio.CancelScope(shield=True):
-                    await one_shot.aclose()
+            if entry is not None and not handed_over:
+                await _release(transports, entry)
 
     async def aclose(self) -> None:
-        """Close every route's transport (the wrapped one too)."""
+        """Close every route's transport (the wrapped one too, and those with a streamed body still out)."""
         for transport in self._transports.take_all():
             await transport.aclose()
 

@@ -16,7 +16,13 @@ import httpx
 from sockwise._classify import classify
 from sockwise._model import Attempt, Proxy
 from sockwise._sockopts import KeepAlive
-from sockwise.httpx._routes import RouteTransports, SocketOption, TransportSettings, resolve_routes
+from sockwise.httpx._routes import (
+    DEFAULT_MAX_PROXIES,
+    RouteTransports,
+    SocketOption,
+    TransportSettings,
+    resolve_routes,
+)
 from sockwise.retry import RetryPolicy
 from sockwise.runner import DirectRoutes, Route, RouteProvider, Runner
 
@@ -64,6 +70,7 @@ class BaseRetryTransport(Generic[T]):
         limits: httpx.Limits = _DEFAULT_LIMITS,
         socket_options: Iterable[SocketOption] | None = None,
         transport_factory: Callable[[Route], T] | None = None,
+        max_proxies: int = DEFAULT_MAX_PROXIES,
     ) -> None:
         self._settings = TransportSettings(
             verify=verify,
@@ -74,7 +81,7 @@ class BaseRetryTransport(Generic[T]):
             keepalive=keepalive,
             socket_options=socket_options,
         )
-        self._transports: RouteTransports[T] = RouteTransports(transport_factory or self._make, transport)
+        self._transports: RouteTransports[T] = RouteTransports(transport_factory or self._make, transport, max_proxies)
         self._stream = stream
         release, arelease = self._release_hooks
         self.runner = Runner(
@@ -88,6 +95,11 @@ class BaseRetryTransport(Generic[T]):
 
     def __repr__(self) -> str:
         return f"{self._name}(policy={self.runner.policy!r}, routes={self.runner.routes!r})"
+
+    @property
+    def max_proxies(self) -> int:
+        """Proxy routes whose transports (connection pools) are kept at once."""
+        return self._transports.max_proxies
 
     def _make(self, route: Route) -> T:
         """The default transport of ``route`` (httpx's ``HTTPTransport`` or ``AsyncHTTPTransport``)."""

@@ -1,11 +1,17 @@
-"""One httpx transport (one connection pool) per route, created on first use, closed with the client."""
+"""One httpx transport (one connection pool) per route, created on first use, closed with the client.
+
+The direct route keeps its transport for the client's life; proxy routes are a bounded LRU
+(:class:`RouteTransports`): a pool of thousands of proxies, or a vendor session id per request,
+keeps ``max_proxies`` transports (and their idle sockets), never more.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 import httpx
@@ -15,11 +21,34 @@ from sockwise._model import Proxy
 from sockwise._sockopts import KeepAlive
 from sockwise.runner import DIRECT, FixedProxyRoutes, Route, RouteProvider
 
-__all__ = ["RouteTransports", "TransportSettings", "check_proxy", "resolve_routes"]
+__all__ = [
+    "DEFAULT_MAX_PROXIES",
+    "RouteEntry",
+    "RouteTransports",
+    "TransportSettings",
+    "check_max_proxies",
+    "check_proxy",
+    "resolve_routes",
+]
 
 T = TypeVar("T")
 
 SocketOption = tuple[int, int, int]
+
+DEFAULT_MAX_PROXIES = 64
+"""Proxy routes whose transports a retry transport keeps at once, by default (as sockwise.requests)."""
+
+_NOTHING: tuple[()] = ()
+
+
+def check_max_proxies(value: object) -> None:
+    """Fail in one line for a ``max_proxies`` that is not a whole number >= 1.
+
+    Raises:
+        ConfigError: naming the argument and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"max_proxies must be a whole number >= 1 (proxies whose transports are kept), got {value!r}")
 
 
 def check_proxy(proxy: Proxy) -> None:
@@ -97,71 +126,146 @@ class TransportSettings:
         }
 
 
+class RouteEntry(Generic[T]):
+    """One transport and the attempts (and streamed bodies) using it now.
+
+    A retired entry (its route evicted from the LRU, or made for one attempt) is closed when the
+    last of them ends, never under a response still being read.
+
+    Attributes:
+        transport: the transport.
+        in_use: attempts under way on it, plus streamed bodies not closed yet.
+        retired: no new attempt will get it; close it once ``in_use`` is 0.
+    """
+
+    __slots__ = ("in_use", "retired", "transport")
+
+    def __init__(self, transport: T, *, in_use: int = 0, retired: bool = False) -> None:
+        self.transport = transport
+        self.in_use = in_use
+        self.retired = retired
+
+
+# What for_attempt returns: the transport, the entry to release when the attempt is done with it
+# (None: nothing to release), and idle evicted transports the caller closes now.
+AttemptTransport = tuple[T, "RouteEntry[T] | None", Sequence[T]]
+
+
 class RouteTransports(Generic[T]):
-    """The transports of one retry transport, one per route.
+    """The transports of one retry transport, one per route: the direct one, and an LRU of proxy routes.
+
+    The direct route's transport (the caller's, or one made on first use) is kept until
+    :meth:`take_all`. Every other route's is made on first use and kept while the route is among
+    the ``max_proxies`` most recently used: when one more would be kept, the least recently used
+    is dropped, and closed by the caller at once when idle, else when the last attempt or streamed
+    body using it ends (:meth:`release`). Thread-safe: one lock, held for dictionary updates only
+    (a transport is made under it, never closed under it).
 
     Args:
         make: builds a new transport for a route.
         given: the caller's transport, which serves the direct route instead of a made one.
+        max_proxies: proxy routes whose transports are kept at once (>= 1).
+
+    Raises:
+        ConfigError: ``max_proxies`` below 1 or not a whole number.
     """
 
-    __slots__ = ("_lock", "_make", "_transports", "given")
+    __slots__ = ("_direct", "_entries", "_lock", "_make", "_retired", "given", "max_proxies")
 
-    def __init__(self, make: Callable[[Route], T], given: T | None) -> None:
+    def __init__(self, make: Callable[[Route], T], given: T | None, max_proxies: int = DEFAULT_MAX_PROXIES) -> None:
+        check_max_proxies(max_proxies)
         self._make = make
         self.given = given
-        self._transports: dict[Route, T] = {}
-        if given is not None:
-            self._transports[DIRECT] = given
+        self.max_proxies = max_proxies
+        # The direct route's answer, made once: its attempts need no bookkeeping.
+        self._direct: AttemptTransport[T] | None = (given, None, _NOTHING) if given is not None else None
+        self._entries: OrderedDict[Route, RouteEntry[T]] = OrderedDict()
+        self._retired: set[RouteEntry[T]] = set()  # dropped or one-shot, still in use: closed on release
         self._lock = threading.Lock()
 
-    def get(self, route: Route) -> T:
-        """The transport of ``route`` (made on first use; thread-safe)."""
-        transport = self._transports.get(route)
-        if transport is None:
-            with self._lock:
-                transport = self._transports.get(route)
-                if transport is None:
-                    transport = self._make(route)
-                    self._transports[route] = transport
-        return transport
+    def proxies(self) -> list[Route]:
+        """The routes (other than direct) whose transports are kept, least recently used first."""
+        with self._lock:
+            return list(self._entries)
 
-    def one_shot(self, route: Route) -> T | None:
-        """A new transport for one attempt that must not reuse a pooled connection.
-
-        Returns:
-            A transport the caller closes after the attempt, or None when the route is served by
-            the caller's own transport, whose settings sockwise cannot copy (the attempt then uses
-            it as it is; httpcore already skips pooled connections it sees closed).
-        """
-        if route == DIRECT and self.given is not None:
-            return None
-        return self._make(route)
-
-    def for_attempt(self, route: Route, fresh_connection: bool) -> tuple[T, T | None]:
-        """The transport one attempt uses, and the one-shot transport to close after it, if any.
+    def for_attempt(self, route: Route, fresh_connection: bool) -> AttemptTransport[T]:
+        """The transport one attempt uses, what to release after it, and idle evicted transports to close now.
 
         Args:
             route: the attempt's route.
-            fresh_connection: the attempt must not reuse a pooled connection (see :meth:`one_shot`).
+            fresh_connection: the attempt must not reuse a pooled connection: it gets a transport
+                of its own, closed when released (except on the direct route when it is the
+                caller's transport, whose settings sockwise cannot copy: the attempt then uses it
+                as it is; httpcore already skips pooled connections it sees closed).
 
         Returns:
-            ``(transport, one_shot)``: ``one_shot`` is the transport itself when it was made for
-            this attempt alone (the caller closes it, or hands it over with a streamed body), else None.
+            ``(transport, entry, evicted)``: pass ``entry`` (unless None) to :meth:`release` once
+            the attempt no longer needs the transport (after it, or when its streamed body is
+            closed); close each of ``evicted`` (idle transports this call dropped from the LRU).
         """
-        if fresh_connection:
-            one_shot = self.one_shot(route)
-            if one_shot is not None:
-                return one_shot, one_shot
-        # The route's transport exists on every attempt but a route's first: spare the call to get().
-        transport = self._transports.get(route)
-        return (self.get(route) if transport is None else transport), None
+        if fresh_connection and (self.given is None or route != DIRECT):
+            one_shot = RouteEntry(self._make(route), in_use=1, retired=True)
+            with self._lock:
+                self._retired.add(one_shot)
+            return one_shot.transport, one_shot, _NOTHING
+        if route == DIRECT:
+            direct = self._direct
+            if direct is None:
+                with self._lock:
+                    direct = self._direct
+                    if direct is None:
+                        direct = self._direct = (self._make(route), None, _NOTHING)
+            return direct
+        evicted: Sequence[T] = _NOTHING
+        entries = self._entries
+        with self._lock:
+            found = entries.get(route)
+            if found is None:
+                entry = entries[route] = RouteEntry(self._make(route))
+                if len(entries) > self.max_proxies:
+                    evicted = self._evict()
+            else:
+                entry = found
+                entries.move_to_end(route)
+            entry.in_use += 1
+        return entry.transport, entry, evicted
+
+    def _evict(self) -> list[T]:
+        """Drop the least recently used routes beyond ``max_proxies`` (lock held): the idle ones to close now."""
+        idle: list[T] = []
+        entries = self._entries
+        while len(entries) > self.max_proxies:
+            old = entries.popitem(last=False)[1]
+            old.retired = True
+            if old.in_use:
+                self._retired.add(old)
+            else:
+                idle.append(old.transport)
+        return idle
+
+    def release(self, entry: RouteEntry[T]) -> T | None:
+        """One attempt (or streamed body) is done with ``entry``'s transport.
+
+        Returns:
+            The transport to close now: ``entry`` was retired and this was its last use. None
+            otherwise (also when :meth:`take_all` already handed it over to be closed).
+        """
+        with self._lock:
+            entry.in_use -= 1
+            if entry.retired and entry.in_use <= 0 and entry in self._retired:
+                self._retired.discard(entry)
+                return entry.transport
+        return None
 
     def take_all(self) -> list[T]:
-        """Every transport made or given so far, forgetting them (to close them)."""
+        """Every transport made or given so far, kept or still in use, forgetting them (to close them)."""
         with self._lock:
-            transports = list(self._transports.values())
-            self._transports.clear()
+            transports = [entry.transport for entry in (*self._entries.values(), *self._retired)]
+            if self._direct is not None:
+                transports.insert(0, self._direct[0])
+            self._entries.clear()
+            self._retired.clear()
+            self._direct = None
         return transports
 
 

@@ -12,18 +12,25 @@ from sockwise._exceptions import RequestFailed
 from sockwise._model import Phase
 from sockwise.httpx._attempt import AttemptTrace, RequestRun, library_error, request_options, timeout_error
 from sockwise.httpx._base import BaseRetryTransport, ReleaseHooks
+from sockwise.httpx._routes import RouteEntry, RouteTransports
 from sockwise.httpx._watchdog import WATCHDOG
 from sockwise.runner import AttemptContext, Route
 
 __all__ = ["RetryTransport"]
 
 
-class _ClosingStream(httpx.SyncByteStream):
-    """A streamed body whose one-shot transport is closed with it."""
+class _ReleasingStream(httpx.SyncByteStream):
+    """A streamed body that holds its transport: released when closed (closing the transport if it was dropped)."""
 
-    def __init__(self, stream: httpx.SyncByteStream, transport: httpx.BaseTransport) -> None:
+    def __init__(
+        self,
+        stream: httpx.SyncByteStream,
+        transports: RouteTransports[httpx.BaseTransport],
+        entry: RouteEntry[httpx.BaseTransport],
+    ) -> None:
         self._stream = stream
-        self._transport = transport
+        self._transports = transports
+        self._entry: RouteEntry[httpx.BaseTransport] | None = entry
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._stream
@@ -32,7 +39,15 @@ class _ClosingStream(httpx.SyncByteStream):
         try:
             self._stream.close()
         finally:
-            self._transport.close()
+            entry, self._entry = self._entry, None
+            if entry is not None:
+                _release(self._transports, entry)
+
+
+def _release(transports: RouteTransports[httpx.BaseTransport], entry: RouteEntry[httpx.BaseTransport]) -> None:
+    done = transports.release(entry)
+    if done is not None:
+        done.close()
 
 
 def _close(response: httpx.Response) -> None:
@@ -69,6 +84,14 @@ class RetryTransport(BaseRetryTransport[httpx.BaseTransport], httpx.BaseTranspor
     whether the request was sent. **Safety**: a request body that can be read only once (a
     generator) is retried only when the failure proves nothing was sent.
 
+    **Connection pools per proxy**: each proxy route (credentials included: two logins on one
+    host are two proxies) gets a transport of its own, made on first use. At most ``max_proxies``
+    are kept: when one more is needed, the least recently used proxy's transport is dropped and
+    closed, at once when no request is on it, else when the last one ends (a streamed body holds
+    its transport until the response is closed: it is never cut). So a pool of thousands of
+    proxies, or a vendor session id per request (``user-session-{key}``), holds a bounded number
+    of sockets. The direct route's transport (the wrapped one) is never dropped. Thread-safe.
+
     **When retries end** the last attempt's httpx exception type is raised (``except
     httpx.HTTPError`` still catches it) with a one-line message, e.g. ``ECONNRESET while waiting
     for headers from origin; 3 attempts in 2.1 s; no attempts left (attempts=3)``; its
@@ -95,11 +118,12 @@ class RetryTransport(BaseRetryTransport[httpx.BaseTransport], httpx.BaseTranspor
         limits: connection limits of each made transport (per route).
         socket_options: more socket options for made transports, after the keepalive ones.
         transport_factory: makes the transport of a route instead (also used for an attempt
-            that must open a fresh connection).
+            that must open a fresh connection); made ones are closed as sockwise's own are.
+        max_proxies: proxy routes whose transports (and idle connections) are kept at once (>= 1).
 
     Raises:
-        ConfigError: ``proxy`` and ``routes`` both given, a proxy that does not parse, or one httpx
-            cannot use (SOCKS4; SOCKS5 without ``httpx[socks]``).
+        ConfigError: ``proxy`` and ``routes`` both given, a proxy that does not parse, one httpx
+            cannot use (SOCKS4; SOCKS5 without ``httpx[socks]``), or ``max_proxies`` below 1.
     """
 
     _release_hooks: ClassVar[ReleaseHooks] = (_close, None)
@@ -133,11 +157,16 @@ class RetryTransport(BaseRetryTransport[httpx.BaseTransport], httpx.BaseTranspor
         began = time.monotonic()
         timeout = ctx.timeout
         trace = run.start_attempt(ctx, watch=timeout is not None)
-        transport, one_shot = self._transports.for_attempt(ctx.route, ctx.fresh_connection)
-        timer = WATCHDOG.arm(began + timeout, trace) if timeout is not None else None
+        transports = self._transports
+        transport, entry, evicted = transports.for_attempt(ctx.route, ctx.fresh_connection)
+        timer = None
         request = run.request
         handed_over = False
         try:
+            for idle in evicted:  # dropped from the LRU with no request on them: their sockets go now
+                idle.close()
+            if timeout is not None:
+                timer = WATCHDOG.arm(began + timeout, trace)
             try:
                 response = transport.handle_request(request)
             except Exception as exc:
@@ -145,8 +174,9 @@ class RetryTransport(BaseRetryTransport[httpx.BaseTransport], httpx.BaseTranspor
                     raise timeout_error(ctx, request, began) from exc
                 raise
             if run.stream or response.status_code == 101:
-                if one_shot is not None and isinstance(response.stream, httpx.SyncByteStream):
-                    response.stream = _ClosingStream(response.stream, one_shot)
+                if entry is not None and isinstance(response.stream, httpx.SyncByteStream):
+                    # The body holds the transport until it is closed: an eviction meanwhile never cuts it.
+                    response.stream = _ReleasingStream(response.stream, transports, entry)
                     handed_over = True
                 return response
             watched = False
@@ -159,11 +189,11 @@ class RetryTransport(BaseRetryTransport[httpx.BaseTransport], httpx.BaseTranspor
         finally:
             if timer is not None:
                 timer.cancel()
-            if one_shot is not None and not handed_over:
-                one_shot.close()
+            if entry is not None and not handed_over:
+                _release(transports, entry)
 
     def close(self) -> None:
-        """Close every route's transport (the wrapped one too)."""
+        """Close every route's transport (the wrapped one too, and those with a streamed body still out)."""
         for transport in self._transports.take_all():
             transport.close()
 
