@@ -152,3 +152,19 @@ def test_stale_slow_proxy_is_revisited(clock: FakeClock) -> None:
     assert picked_at[0] >= 45.0
     assert all(later - earlier >= 45.0 for earlier, later in itertools.pairwise(picked_at))
     assert pool.status()[0].state is HealthState.HEALTHY
+
+
+def test_session_proxy_lease_ends_on_its_proxy_after_the_sticky_table_forgot_it() -> None:
+    """A session proxy whose sticky entry was evicted mid-request still ends its lease on the pool's proxy."""
+    from sockwise.pool import StickySessions
+
+    base = Proxy("http", "10.0.0.1", 8080, "u", "pw")
+    pool = ProxyPool([base], sessions=StickySessions("{user}-s-{key}", max_keys=2))
+    first = pool.lease("a.example", key="k1")
+    for key in ("k2", "k3"):  # two more sessions push k1 out of the sticky table (max_keys=2)
+        pool.lease("a.example", key=key)
+    assert pool.sessions.base_of(first.key) is None
+    assert pool.in_flight(base) == 3
+    pool.report(first, "a.example", None, 0.01)
+    assert pool.in_flight(base) == 2
+    assert set(pool.store.list_health()) == {base.key}

@@ -444,3 +444,40 @@ def test_default_classifier_is_sockwise_classify() -> None:
         (ErrorCode.ECONNREFUSED, Phase.CONNECT, False, "retry"),
         (ErrorCode.ECONNREFUSED, Phase.CONNECT, False, "give_up"),
     ]
+
+
+def test_a_route_provider_that_cannot_record_releases_the_response() -> None:
+    """report() raising (a store gone away) ends the request with that error, and the response is released."""
+    from sockwise import StoreUnavailable
+
+    class Unrecordable(ListRoutes):
+        def report(self, route: Route, host: str, failure: Failure | None, elapsed: float) -> None:
+            raise StoreUnavailable("redis://127.0.0.1:1/0 is unreachable", url="redis://127.0.0.1:1/0")
+
+    script = ScriptedOutcomes(["ok"])
+    released: list[object] = []
+    runner = Runner(
+        policy=policy(),
+        routes=Unrecordable([DIRECT]),
+        classify=script.classify,
+        clock=script.clock,
+        release=released.append,
+    )
+    with pytest.raises(StoreUnavailable):
+        runner.run(script, method="GET", host="example.test")
+    assert released == [ScriptedResponse(200)]
+
+
+def test_a_classifier_that_raises_leaves_no_lease() -> None:
+    """A classify hook that raises propagates, and the attempt's route lease is released."""
+    routes = ListRoutes([DIRECT])
+    script = ScriptedOutcomes(["ECONNRESET@wait"])
+
+    def broken(exc: BaseException, /, *, phase: Phase | None = None, via_proxy: bool = False) -> Failure:
+        raise ValueError("classifier bug")
+
+    runner = Runner(policy=policy(), routes=routes, classify=broken, clock=script.clock)
+    with pytest.raises(ValueError, match="classifier bug"):
+        runner.run(script, method="GET", host="example.test")
+    assert routes.released == [DIRECT]
+    assert routes.reports == []

@@ -235,6 +235,8 @@ class ProxyPool:
         self._lock = threading.Lock()
         # Proxy key -> monotonic start times of this process's leases on it, ascending; absent when none.
         self._leases: dict[str, list[float]] = {}
+        # Session proxies out on lease -> [their pool proxy's key, leases out]; bounded by leases in flight.
+        self._leased_as: dict[str, tuple[str, int]] = {}
         # What leases read (health of every proxy, bans per site), patched by reports: has_untried's view.
         # None until the first lease reads every proxy.
         self._seen_health: dict[str, ProxyHealth] | None = None
@@ -311,8 +313,8 @@ class ProxyPool:
         Raises:
             StoreUnavailable: the store cannot be written.
         """
-        self._end_lease(proxy, latency)
-        return self._record(proxy, site, failure, latency)
+        base = self._end_lease(proxy, latency)
+        return self._record(proxy, site, failure, latency, base=base)
 
     def has_untried(self, site: str, *, exclude: Collection[str] = ()) -> bool:
         """Whether a lease for ``site`` would now give a proxy outside ``exclude``.
@@ -415,37 +417,55 @@ class ProxyPool:
     def _base_key(self, proxy_key: str) -> str:
         if proxy_key in self._by_key:
             return proxy_key
+        # A session proxy handed out and not yet reported: known here even when the sticky table
+        # has dropped it since (it is an LRU), so its lease always ends on the right proxy.
+        leased = self._leased_as.get(proxy_key)
+        if leased is not None:
+            return leased[0]
         session = self.sessions.base_of(proxy_key)
         return session[0] if session is not None else proxy_key
 
-    def _end_lease(self, proxy: Proxy, latency: float | None) -> None:
+    def _end_lease(self, proxy: Proxy, latency: float | None) -> str:
         """End one lease on a proxy: the one that started ``latency`` seconds ago, else the oldest.
 
         Leases carry no id (the caller hands back a Proxy), so the lease whose start is nearest to
         now minus the attempt's duration is taken to be the one ending. A wrong guess only swaps
         two start times of the same proxy, and the list empties whenever its requests all end.
+
+        Returns:
+            The key of the pool's proxy the lease was on.
         """
-        base = self._base_key(proxy.key)
         now = self._monotonic()
         with self._lock:
+            base = self._base_key(proxy.key)
+            leased = self._leased_as.get(proxy.key)
+            if leased is not None:
+                if leased[1] <= 1:
+                    del self._leased_as[proxy.key]
+                else:
+                    self._leased_as[proxy.key] = (leased[0], leased[1] - 1)
             starts = self._leases.get(base)
             if not starts:
-                return
+                return base
             if len(starts) == 1:
                 del self._leases[base]
-                return
+                return base
             if latency is None or not math.isfinite(latency):
                 del starts[0]
-                return
+                return base
             target = now - latency
             i = bisect.bisect_left(starts, target)
             if i == len(starts) or (i > 0 and target - starts[i - 1] <= starts[i] - target):
                 i -= 1
             del starts[i]
+            return base
 
-    def _record(self, proxy: Proxy, site: str | None, failure: Failure | None, latency: float | None) -> ProxyHealth:
+    def _record(
+        self, proxy: Proxy, site: str | None, failure: Failure | None, latency: float | None, *, base: str | None = None
+    ) -> ProxyHealth:
         now = self._clock()
-        base = self._base_key(proxy.key)
+        if base is None:
+            base = self._base_key(proxy.key)
         session = self.sessions.base_of(proxy.key)
         site = _site(site) if site else ""
         peer_ok = self._consult_peers(site, base, failure, now) if site else False
@@ -540,7 +560,11 @@ class ProxyPool:
         else:
             bisect.insort(starts, started)
         if key is not None:
-            return self.sessions.session_proxy(base, key)
+            proxy = self.sessions.session_proxy(base, key)
+            if proxy.key != base.key:
+                leased = self._leased_as.get(proxy.key)
+                self._leased_as[proxy.key] = (base.key, 1 if leased is None else leased[1] + 1)
+            return proxy
         return base
 
     def _lease_drawn(

@@ -283,22 +283,37 @@ def attempt_flow(
         response: R | None = None
         got_response = False
         retry_after = None
-        if type(reply) is Raised:
-            classified = classify(reply.exception, phase=ctx.phase, via_proxy=isinstance(route, Proxy))
-            failure: Failure | None = classified
-            status = classified.status
-        else:
-            response = reply  # type: ignore[assignment]  # not Raised: what send returned
-            got_response = True
-            info = inspect(reply)  # type: ignore[arg-type]
-            status = info.status
-            if status is None or status not in policy.failing_statuses:
-                failure = None
+        try:
+            if type(reply) is Raised:
+                classified = classify(reply.exception, phase=ctx.phase, via_proxy=isinstance(route, Proxy))
+                failure: Failure | None = classified
+                status = classified.status
             else:
-                failure = policy.failure_for_status(status, proxied=isinstance(route, Proxy))
-                if failure is not None and info.retry_after is not None:
-                    retry_after = parse_retry_after(info.retry_after, clock.time())
-        routes.report(route, host, failure, now - began)
+                response = reply  # type: ignore[assignment]  # not Raised: what send returned
+                got_response = True
+                info = inspect(reply)  # type: ignore[arg-type]
+                status = info.status
+                if status is None or status not in policy.failing_statuses:
+                    failure = None
+                else:
+                    failure = policy.failure_for_status(status, proxied=isinstance(route, Proxy))
+                    if failure is not None and info.retry_after is not None:
+                        retry_after = parse_retry_after(info.retry_after, clock.time())
+        except BaseException:
+            # A classifier or inspector that raised (a bug, or a hook of the caller's) must not
+            # leave the route leased or the response holding its connection.
+            routes.release(route)
+            if got_response:
+                yield Release(cast("R", response))
+            raise
+        try:
+            routes.report(route, host, failure, now - began)
+        except BaseException:
+            # The route provider could not record the outcome (a store that went away): the
+            # request ends with its error, and a response it got is released, not leaked.
+            if got_response:
+                yield Release(cast("R", response))
+            raise
 
         if failure is None and number == 1 and on_attempt is None and not logger.isEnabledFor(logging.DEBUG):
             # The common case, kept cheap: its Attempt record is built only if someone asks.
