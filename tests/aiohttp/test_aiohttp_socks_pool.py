@@ -176,7 +176,9 @@ def test_tls_through_a_socks_route_fails_in_phase_tls_within_the_deadline(
     exc, took = run(main())
     failure = exc.sockwise.failure
     assert (failure.code, failure.phase, failure.blame, failure.request_sent) == (code, Phase.TLS, blame, False)
-    assert took <= 0.3 + 0.2  # python-socks' own TLS would wait out a 30 s shutdown after the cut
+    # python-socks' own TLS would wait out a 30 s shutdown after the cut: a bound far below that and far
+    # above the 0.3 s timeout tells the two apart on a loaded machine too.
+    assert took < 5.0
     assert lab_proxy.tunnels == 1
     assert _open(held, lab_proxy.port) == 0
 
