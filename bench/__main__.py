@@ -12,6 +12,7 @@ BENCHES = [
     "overhead_httpx",
     "overhead_requests",
     "proxy_relay",
+    "runner_cost",
     "store_latency",
 ]
 
