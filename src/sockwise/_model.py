@@ -141,12 +141,15 @@ class Proxy:
     port: int
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # Computed once: a pool reads a proxy's key several times per request (a sha256 with credentials).
+    _key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.scheme not in _PROXY_SCHEMES:
             raise ValueError(f"unsupported proxy scheme {self.scheme!r}; use one of {', '.join(_PROXY_SCHEMES)}")
         if not 0 < self.port < 65536:
             raise ValueError(f"proxy port {self.port} is out of range 1-65535")
+        object.__setattr__(self, "_key", self._make_key())
 
     @property
     def _hostport(self) -> str:
@@ -180,6 +183,9 @@ class Proxy:
 
         The password enters only as a short hash, so store keys never hold it.
         """
+        return self._key
+
+    def _make_key(self) -> str:
         if self.username is None and self.password is None:
             return f"{self.scheme}://{self._hostport}"
         digest = hashlib.sha256(f"{self.username}\0{self.password}".encode()).hexdigest()[:12]
