@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3.connection import HTTPConnection
+from urllib3.poolmanager import proxy_from_url
 from urllib3.util import Retry, Timeout
 
 from sockwise._classify import classify
@@ -149,9 +150,11 @@ class RetryAdapter(HTTPAdapter):
     **Connection pools per proxy**: each proxy (its URL, credentials included: two logins on one
     host are two proxies) gets its own urllib3 pool manager, made on first use. At most
     ``max_proxies`` are kept: when a new proxy needs one, the least recently used proxy's manager is
-    dropped and its idle connections are closed at once (a connection still out on a response is
-    closed when the response is done). So a pool of thousands of proxies, or a vendor session id per
-    request (``user-session-{key}``), holds a bounded number of sockets. Safe from several threads.
+    dropped (never handed out again) and its idle connections are closed: at once when no attempt
+    is using it, else when the last attempt using it ends, so a request under way is never cut (a
+    connection still out on a streamed response is closed when the response is done). So a pool of
+    thousands of proxies, or a vendor session id per request (``user-session-{key}``), holds a
+    bounded number of sockets. Safe from several threads.
 
     **TCP keepalive**: every socket gets ``TCP_NODELAY`` (urllib3's default) plus keepalive and
     ``TCP_USER_TIMEOUT`` from ``keepalive``, so a dead idle peer is found in seconds.
@@ -219,7 +222,9 @@ class RetryAdapter(HTTPAdapter):
         super().__init__(pool_connections, pool_maxsize, max_retries=0, pool_block=pool_block)
         # requests' dict of per-proxy managers, made an LRU: proxy_manager_for keeps it bounded.
         self.proxy_manager: OrderedDict[str, Any] = OrderedDict()
+        # Guards changes to which managers are kept or dropped (the hit path reads without it).
         self._proxy_lock = threading.Lock()
+        self._dropped: set[Any] = set()  # out of the LRU while held: closed by their last release
         # urllib3 must raise at once and never retry by itself: the policy decides every retry.
         self.max_retries = Retry(0, read=False)
 
@@ -238,36 +243,102 @@ class RetryAdapter(HTTPAdapter):
         """The pool manager of one proxy URL; SOCKS via python-socks.
 
         Made on first use and kept while the proxy is among the ``max_proxies`` most recently used:
-        the manager of the least recently used one is then dropped and its idle connections
-        closed. Thread-safe.
+        the manager of the least recently used one is then dropped (never handed out again) and
+        its idle connections closed, once no attempt uses it. Called during an attempt (as
+        requests' ``send`` does), the attempt holds the manager until it ends, so its pools stay
+        open under it; called outside one, the manager comes without a hold. Thread-safe.
         """
+        attempt = current.attempt
         managers = self.proxy_manager
-        manager = managers.get(proxy)
+        manager: Any = managers.get(proxy)
         if manager is not None:
-            # Per request on a proxy route, so without the lock: each OrderedDict call is atomic.
-            try:  # noqa: SIM105  # contextlib.suppress costs ~0.3 µs here, per request
-                managers.move_to_end(proxy)
-            except KeyError:
-                pass  # evicted meanwhile: this request may still use it (its connection closes on return)
-            return manager
+            # The hit path, per request on a proxy route: no lock (each list and OrderedDict call is
+            # atomic). The hold goes on before the dropped mark is read, and an eviction marks before
+            # it reads the holds: so either it sees this hold, or this sees its mark and backs out.
+            if attempt is not None:
+                manager._sockwise_holds.append(None)
+                if manager._sockwise_dropped:
+                    self._release_manager(manager)  # dropped meanwhile: let go, and get the proxy's new manager
+                    manager = None
+            if manager is not None:
+                try:  # noqa: SIM105  # contextlib.suppress costs ~0.3 µs here, per request
+                    managers.move_to_end(proxy)
+                except KeyError:
+                    # Popped just now: held, the evictor saw the hold and leaves the closing to the
+                    # release; not held (outside an attempt), it is still usable as before.
+                    pass
+                if attempt is not None:
+                    if attempt.manager is None:
+                        attempt.manager = manager
+                    else:
+                        self._hold(attempt, manager)
+                return manager
         evicted: list[Any] = []
         with self._proxy_lock:
-            manager = managers.get(proxy)
+            manager = managers.get(proxy)  # under the lock, a kept manager is never a dropped one
             if manager is not None:
-                return manager
-            proxy_kwargs.setdefault("socket_options", self.socket_options)
-            if proxy.lower().startswith("socks"):
-                manager = SocksPoolManager(proxy, **self._manager_kwargs, **proxy_kwargs)
+                managers.move_to_end(proxy)
             else:
-                # requests' own: the proxy's credentials become its Proxy-Authorization header.
-                manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-                manager.pool_classes_by_scheme = POOL_CLASSES
-            managers[proxy] = manager
-            while len(managers) > self.max_proxies:
-                evicted.append(managers.popitem(last=False)[1])
+                manager = self._new_proxy_manager(proxy, proxy_kwargs)
+                # Room first, then the new one: lock-free hits reorder the others meanwhile, so an
+                # eviction after the insertion could pick the new manager itself.
+                while managers and len(managers) >= self.max_proxies:
+                    old = managers.popitem(last=False)[1]
+                    if self._drop(old):
+                        evicted.append(old)
+                managers[proxy] = manager
+            if attempt is not None:
+                manager._sockwise_holds.append(None)
         for old in evicted:
             _close_manager(old)
+        if attempt is not None:
+            self._hold(attempt, manager)
         return manager
+
+    def _new_proxy_manager(self, proxy: str, proxy_kwargs: dict[str, Any]) -> Any:
+        """A new pool manager for one proxy URL, ready to be kept (not yet in the LRU, where hits see it)."""
+        proxy_kwargs.setdefault("socket_options", self.socket_options)
+        manager: Any
+        if proxy.lower().startswith("socks"):
+            manager = SocksPoolManager(proxy, **self._manager_kwargs, **proxy_kwargs)
+        else:
+            # requests' own (its proxy_manager_for would put it in the LRU before it is ready): the
+            # proxy's credentials become its Proxy-Authorization header.
+            manager = proxy_from_url(
+                proxy, proxy_headers=self.proxy_headers(proxy), **self._manager_kwargs, **proxy_kwargs
+            )
+            manager.pool_classes_by_scheme = POOL_CLASSES
+        manager._sockwise_holds = []  # the attempts holding it now, one entry each
+        manager._sockwise_dropped = False  # out of the LRU: never handed out again
+        return manager
+
+    def _hold(self, attempt: AttemptState, manager: Any) -> None:
+        """Record on the attempt the manager it holds (released when the attempt ends)."""
+        previous, attempt.manager = attempt.manager, manager
+        if previous is not None:  # a second call in one attempt (requests makes one): the first hold ends
+            self._release_manager(previous)
+
+    def _drop(self, manager: Any) -> bool:
+        """Mark a manager just taken out of the LRU as dropped (lock held); True: idle, the caller closes it now.
+
+        Otherwise its last attempt closes it (:meth:`_release_manager`).
+        """
+        manager._sockwise_dropped = True  # before the holds are read: see proxy_manager_for
+        if manager._sockwise_holds:
+            self._dropped.add(manager)
+            return False
+        return True
+
+    def _release_manager(self, manager: Any) -> None:
+        """One attempt is done with ``manager``: close it if it was dropped and this was its last hold."""
+        manager._sockwise_holds.pop()
+        if not manager._sockwise_dropped:
+            return  # dropped later, the eviction sees this release (or a hold still on) and acts on it
+        with self._proxy_lock:
+            if manager._sockwise_holds or manager not in self._dropped:
+                return  # still held, or closed already by the eviction that saw it idle
+            self._dropped.discard(manager)
+        _close_manager(manager)
 
     def send(
         self,
@@ -362,16 +433,22 @@ class RetryAdapter(HTTPAdapter):
             return response
         finally:
             local.attempt = outer
+            manager = state.manager
+            if manager is not None:
+                # A streamed response's connection may still be out: a pool closed under it closes it on return.
+                state.manager = None
+                self._release_manager(manager)
 
     def close(self) -> None:
-        """Close every pooled connection of every route now (the adapter stays usable: pools are made anew).
+        """Close every pooled connection of every route (the adapter stays usable: pools are made anew).
 
         urllib3 2.8's ``PoolManager.clear()`` only forgets its pools and leaves their connections to
         the garbage collector (a response still held keeps its pool, and so its idle sockets, open);
-        here each pool is closed at once.
+        here each pool is closed: at once, except a proxy's that an attempt is using, which is
+        closed when the last such attempt ends.
         """
         with self._proxy_lock:
-            managers = [self.poolmanager, *self.proxy_manager.values()]
+            managers = [self.poolmanager, *(manager for manager in self.proxy_manager.values() if self._drop(manager))]
             self.proxy_manager.clear()
         for manager in managers:
             _close_manager(manager)

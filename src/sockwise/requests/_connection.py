@@ -59,15 +59,18 @@ class AttemptState:
         deadline: monotonic time the attempt must end by, or None (no sockwise bound).
         read_timeout: the per-read timeout urllib3 was given for this attempt (None: none).
         sock: the socket the response is read from, once there is one.
+        manager: the proxy pool manager the attempt holds (the adapter keeps it open until the
+            attempt ends), or None.
     """
 
-    __slots__ = ("ctx", "deadline", "read_timeout", "sock")
+    __slots__ = ("ctx", "deadline", "manager", "read_timeout", "sock")
 
     def __init__(self, ctx: AttemptContext, deadline: float | None, read_timeout: float | None) -> None:
         self.ctx = ctx
         self.deadline = deadline
         self.read_timeout = read_timeout
         self.sock: socket.socket | None = None
+        self.manager: Any = None
 
     def hand_over(self) -> None:
         """The attempt ended with a response the caller streams: lift the deadline from its reads.
