@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import selectors
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,7 @@ from sockwise.pool import (
     record,
     store_from_url,
 )
+from sockwise.pool._store import redact_url
 
 if TYPE_CHECKING:
     from conftest import FakeClock, RedisServer
@@ -52,13 +55,81 @@ def successes(store: HealthStore, key: str) -> int:
     return health.total_successes if health is not None else 0
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> float:
-    """Poll ``condition`` until true (bounded); the seconds it took."""
+class Counter:
+    """A count that threads bump and a test waits on (a condition, never a sleep)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.count = 0
+
+    def bump(self) -> None:
+        with self.cond:
+            self.count += 1
+            self.cond.notify_all()
+
+    def value(self) -> int:
+        with self.cond:
+            return self.count
+
+    def wait(self, count: int, timeout: float = WAIT) -> bool:
+        """Wait until the count reaches ``count`` (bounded); whether it did."""
+        with self.cond:
+            return self.cond.wait_for(lambda: self.count >= count, timeout)
+
+
+def wait_for(reads: Counter, condition: Callable[[], bool], what: str, timeout: float = WAIT) -> float:
+    """Check ``condition`` after each read of the backend by the cache until true (bounded); the seconds it took.
+
+    ``reads`` counts the reads as they begin: once two more have begun, one that began after the
+    check has ended (the cache's thread reads one at a time), so a change made before the check shows.
+    """
     started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < timeout, f"not within {timeout} s: {what}"
-        time.sleep(0.002)
-    return time.monotonic() - started
+    deadline = started + timeout
+    while True:
+        seen = reads.value()
+        if condition():
+            return time.monotonic() - started
+        assert reads.wait(seen + 2, deadline - time.monotonic()), f"not within {timeout} s: {what}"
+
+
+class Watched:
+    """A store that counts the reads of everything (what a cache's refresh does), passing all calls on."""
+
+    def __init__(self, inner: HealthStore) -> None:
+        self.inner = inner
+        self.reads = Counter()
+
+    @property
+    def url(self) -> str:
+        return self.inner.url
+
+    def update(self, key: str, step: Callable[[ProxyHealth], ProxyHealth]) -> ProxyHealth:
+        return self.inner.update(key, step)
+
+    def read_many(self, keys: Sequence[str]) -> dict[str, ProxyHealth]:
+        return self.inner.read_many(keys)
+
+    def set_ban(self, key: str, site: str, until: float, *, now: float) -> None:
+        self.inner.set_ban(key, site, until, now=now)
+
+    def clear_ban(self, key: str, site: str) -> None:
+        self.inner.clear_ban(key, site)
+
+    def bans(self, site: str, *, now: float) -> dict[str, float]:
+        return self.inner.bans(site, now=now)
+
+    def list_health(self) -> dict[str, ProxyHealth]:
+        self.reads.bump()
+        return self.inner.list_health()
+
+    def list_bans(self, *, now: float) -> list[Ban]:
+        return self.inner.list_bans(now=now)
+
+    def clear(self) -> None:
+        self.inner.clear()
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class GatedStore(MemoryStore):
@@ -70,26 +141,72 @@ class GatedStore(MemoryStore):
         self.gate.set()
         self.entered = threading.Event()  # set when a write reached the gate
         self.fail: Exception | None = None
+        self.before: Callable[[], None] | None = None  # run by each write at the gate, before it fails or not
         self.writes = 0
+        self.tries = Counter()  # writes begun, failed or not
+        self.done = Counter()  # writes that went through
+        self.reads = Counter()  # reads of everything (refreshes) begun
 
     def _pass(self) -> None:
         self.entered.set()
         assert self.gate.wait(WAIT), "the test never opened the gate"
+        self.tries.bump()
+        if self.before is not None:
+            self.before()
         if self.fail is not None:
             raise self.fail
         self.writes += 1
 
     def update(self, key: str, step: Callable[[ProxyHealth], ProxyHealth]) -> ProxyHealth:
         self._pass()
-        return super().update(key, step)
+        new = super().update(key, step)
+        self.done.bump()
+        return new
 
     def set_ban(self, key: str, site: str, until: float, *, now: float) -> None:
         self._pass()
         super().set_ban(key, site, until, now=now)
+        self.done.bump()
 
     def clear_ban(self, key: str, site: str) -> None:
         self._pass()
         super().clear_ban(key, site)
+        self.done.bump()
+
+    def list_health(self) -> dict[str, ProxyHealth]:
+        self.reads.bump()
+        return super().list_health()
+
+
+class LogWatch(logging.Handler):
+    """Collects the records of logger 'sockwise.pool' (INFO and up) and lets a test wait for them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+        self.count = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.count.bump()
+
+    def lines(self, level: int = logging.WARNING) -> list[str]:
+        return [r.getMessage() for r in list(self.records) if r.levelno == level]
+
+
+@pytest.fixture
+def logs() -> Iterator[LogWatch]:
+    """The records logged on 'sockwise.pool' during the test."""
+    logger = logging.getLogger("sockwise.pool")
+    watch = LogWatch()
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(watch)
+    try:
+        yield watch
+    finally:
+        logger.removeHandler(watch)
+        logger.setLevel(level)
 
 
 @pytest.fixture
@@ -101,6 +218,7 @@ def gated() -> Iterator[tuple[GatedStore, CachedStore]]:
         yield backend, cached
     finally:
         backend.fail = None
+        backend.before = None
         backend.gate.set()
         if not cached.closed:
             with contextlib.suppress(StoreUnavailable):
@@ -113,6 +231,12 @@ def hold_writer(backend: GatedStore, cached: CachedStore) -> None:
     backend.entered.clear()
     cached.update("parked", succeed)
     assert backend.entered.wait(WAIT), "the writer never tried to write"
+
+
+def wait_closing(cached: CachedStore) -> None:
+    """Wait until close() has begun (close() notifies the store's condition)."""
+    with cached._changed:
+        assert cached._changed.wait_for(lambda: cached.closed, WAIT), "close() never began"
 
 
 # --- memory backend: the mechanics ---------------------------------------------------------------
@@ -166,7 +290,7 @@ def test_refresh_reads_other_writers(gated: tuple[GatedStore, CachedStore]) -> N
     assert cached.list_bans(now=NOW) == [Ban("k", "shop.example", NOW + 60)]
     backend.update("k", succeed)
     backend.clear_ban("k", "shop.example")
-    wait_for(lambda: successes(cached, "k") == 2, "the next refresh")
+    wait_for(backend.reads, lambda: successes(cached, "k") == 2, "the next refresh")
     assert cached.bans("shop.example", now=NOW) == {}
     assert cached.list_health() == backend.list_health()
 
@@ -195,40 +319,144 @@ def test_bans_local_at_once_and_merged_in_order(gated: tuple[GatedStore, CachedS
     assert cached.bans("s", now=NOW) == expected
 
 
-def test_background_error_raised_once_then_writes_retried(gated: tuple[GatedStore, CachedStore]) -> None:
-    """A failed background write: the next call raises it (naming the URL), the update is kept, and lands later."""
+def test_background_error_is_logged_and_kept_not_raised(
+    gated: tuple[GatedStore, CachedStore], logs: LogWatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing backend: every call goes on from the local view; the error is logged once and kept; it lands later."""
+    monkeypatch.setattr("sockwise.pool._cached._LOG_EVERY", 60.0)  # no second line from a slow machine either
     backend, cached = gated
-    backend.fail = StoreUnavailable("Redis store redis://h:1/0: cannot connect to h:1; start it", url="redis://h:1/0")
+    down = StoreUnavailable("Redis store redis://h:1/0: cannot connect to h:1; start it", url="redis://h:1/0")
+    backend.fail = down
+    assert (cached.last_error, cached.failed_writes) == (None, 0)
     cached.update("k", succeed)
-    errors: list[StoreUnavailable] = []
-
-    def raised() -> bool:
-        try:
-            cached.read_many(["k"])
-        except StoreUnavailable as exc:
-            errors.append(exc)
-            return True
-        return False
-
-    wait_for(raised, "the background error to reach a caller")
-    error = errors[0]
-    assert error.url == "memory://?cache=0.02"
-    assert str(error).startswith("Redis store redis://h:1/0: cannot connect to h:1; start it (met by the cache's")
-    assert "updates are kept and retried" in str(error)
-    assert isinstance(error.__cause__, StoreUnavailable)
-    assert successes(cached, "k") == 1  # the local view kept the update
+    assert logs.count.wait(1), "the failed write was not logged"
+    assert backend.tries.wait(4), "the writer did not retry"  # back-off 20, 40, 80 ms
+    assert logs.lines() == [
+        "memory://?cache=0.02: could not write to the store (1 updates wait and are retried): "
+        "Redis store redis://h:1/0: cannot connect to h:1; start it"
+    ]
+    assert [(r.name, r.levelno) for r in logs.records] == [("sockwise.pool", logging.WARNING)]
+    # Every call a request makes answers as if nothing happened.
+    assert cached.update("k", succeed).total_successes == 2
+    cached.set_ban("k", "s", NOW + 60, now=NOW)
+    cached.clear_ban("k", "t")
+    assert successes(cached, "k") == 2
+    assert cached.bans("s", now=NOW) == {"k": NOW + 60}
+    assert cached.list_bans(now=NOW) == [Ban("k", "s", NOW + 60)]
+    assert sorted(cached.list_health()) == ["k"]
+    kept = cached.last_error
+    assert kept is down
+    assert cached.failed_writes >= 4
+    assert cached.failed_reads == 0
+    assert cached.pending == 4
+    # Another error is another line, at once.
+    other = StoreUnavailable("Redis store redis://h:1/0: no answer from h:1 in time", url="redis://h:1/0")
+    backend.fail = other
+    assert logs.count.wait(2), "the second error was not logged"
+    assert logs.lines()[1] == (
+        "memory://?cache=0.02: could not write to the store (4 updates wait and are retried): "
+        "Redis store redis://h:1/0: no answer from h:1 in time"
+    )
     for _ in range(3):
         MemoryStore.update(backend, "k", succeed)  # another writer meanwhile, past the failing gate
     backend.fail = None
-    deadline = time.monotonic() + WAIT
-    while True:  # the error may be met once more before a retry gets through
-        try:
-            cached.flush(timeout=WAIT)
-            break
-        except StoreUnavailable:
-            assert time.monotonic() < deadline
-    assert successes(backend, "k") == 4
-    assert successes(cached, "k") == 4
+    cached.sync(timeout=WAIT)
+    assert successes(backend, "k") == 5
+    assert successes(cached, "k") == 5
+    assert backend.bans("s", now=NOW) == {"k": NOW + 60}
+    assert cached.last_error is None
+    assert cached.pending == 0
+    assert logs.lines(logging.INFO) == ["memory://?cache=0.02: the store takes writes again"]
+    assert len(logs.lines()) == 2
+
+
+def test_pool_report_after_a_recovered_blip_does_not_raise(gated: tuple[GatedStore, CachedStore]) -> None:
+    """A store blip the writer already got over: the pool's next lease and report work, the error stays readable."""
+    backend, cached = gated
+    pool = ProxyPool(PROXIES, store=cached, policy=POLICY)
+    proxy = pool.lease("a.example")
+    backend.fail = StoreUnavailable("down", url="memory://")
+    pool.report(proxy, "a.example", None, 0.1)
+    assert backend.tries.wait(1), "the writer never tried"
+    done = backend.done.value()
+    backend.fail = None
+    assert backend.done.wait(done + 1), "the writer never recovered"
+    again = pool.lease("a.example")
+    health = pool.report(again, "a.example", None, 0.1)
+    assert health.total_successes == (2 if again == proxy else 1)
+    cached.flush(timeout=WAIT)
+    assert sum(h.total_successes for h in backend.list_health().values()) == 2
+    assert cached.failed_writes >= 1
+    assert cached.last_error is None
+
+
+def test_flush_and_sync_time_out_naming_the_last_error(gated: tuple[GatedStore, CachedStore], logs: LogWatch) -> None:
+    """While the backend fails, flush() and sync() retry until their timeout, then raise naming the last error."""
+    backend, cached = gated
+    down = StoreUnavailable("SQLite store sqlite:///h.db: the disk is full; free space", url="sqlite:///h.db")
+    backend.fail = down
+    cached.update("k", succeed)
+    assert logs.count.wait(1), "the failed write was not logged"
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as info:
+        cached.flush(timeout=0.2)
+    assert time.monotonic() - started >= 0.2
+    assert str(info.value) == (
+        "memory://?cache=0.02: could not write the queued updates in 0.2 s (1 updates waiting); "
+        "last error: SQLite store sqlite:///h.db: the disk is full; free space"
+    )
+    assert info.value.url == "memory://?cache=0.02"
+    assert info.value.__cause__ is down
+    with pytest.raises(StoreUnavailable, match=r"could not write and read the backend in 0.1 s \(1 updates waiting\)"):
+        cached.sync(timeout=0.1)
+    backend.fail = None
+    cached.flush(timeout=WAIT)
+    assert successes(backend, "k") == 1
+
+
+def test_failed_reads_are_logged_and_the_view_kept(gated: tuple[GatedStore, CachedStore], logs: LogWatch) -> None:
+    """A refresh that fails keeps the last view, logs once, counts the failure; the next good one clears it."""
+    backend, cached = gated
+    cached.update("k", succeed)
+    cached.flush(timeout=WAIT)
+    broken = StoreUnavailable("cannot read", url="memory://")
+
+    def list_health() -> dict[str, ProxyHealth]:
+        backend.reads.bump()
+        raise broken
+
+    backend.list_health = list_health  # type: ignore[method-assign]
+    assert logs.count.wait(1), "the failed read was not logged"
+    assert logs.lines() == [
+        "memory://?cache=0.02: could not read the store (0 updates wait; the last view read is kept): cannot read"
+    ]
+    assert successes(cached, "k") == 1
+    kept = cached.last_error
+    assert kept is broken
+    assert cached.failed_reads >= 1
+    del backend.list_health  # the class's own again
+    cached.sync(timeout=WAIT)
+    assert cached.last_error is None
+    assert logs.lines(logging.INFO) == ["memory://?cache=0.02: the store is read again"]
+
+
+def test_a_write_committed_then_reported_failed_is_written_again(gated: tuple[GatedStore, CachedStore]) -> None:
+    """At least once, as documented: a batch the backend committed but reported failed is applied twice."""
+    backend, cached = gated
+    lost_reply = [True]
+
+    def update(key: str, step: Callable[[ProxyHealth], ProxyHealth]) -> ProxyHealth:
+        new = MemoryStore.update(backend, key, step)  # committed...
+        if lost_reply[0]:
+            lost_reply[0] = False
+            raise StoreUnavailable("connection lost before the reply", url="memory://")  # ...reply lost
+        return new
+
+    backend.update = update  # type: ignore[method-assign]
+    cached.update("k", succeed)
+    cached.flush(timeout=WAIT)
+    assert successes(backend, "k") == 2
+    assert cached.failed_writes == 1
 
 
 def test_refresh_keeps_unwritten_updates_on_top(gated: tuple[GatedStore, CachedStore]) -> None:
@@ -238,19 +466,14 @@ def test_refresh_keeps_unwritten_updates_on_top(gated: tuple[GatedStore, CachedS
     cached.update("k", succeed)
     for _ in range(5):
         MemoryStore.update(backend, "k", succeed)  # another writer, past the failing gate
-
-    def view_is_six() -> bool:
-        try:
-            return successes(cached, "k") == 6
-        except StoreUnavailable:
-            return False
-
-    wait_for(view_is_six, "a refresh with the pending step folded in")
+    wait_for(backend.reads, lambda: successes(cached, "k") == 6, "a refresh with the pending step folded in")
     assert successes(backend, "k") == 5
 
 
-def test_step_failing_on_shared_value_is_raised_and_dropped(gated: tuple[GatedStore, CachedStore]) -> None:
-    """A step that raises only on the shared value: the next call raises its error; the store goes on working."""
+def test_step_failing_on_shared_value_is_raised_and_dropped(
+    gated: tuple[GatedStore, CachedStore], logs: LogWatch
+) -> None:
+    """A step that raises only on the shared value: dropped, logged, raised from the next flush; the rest goes on."""
     backend, cached = gated
 
     def picky(health: ProxyHealth) -> ProxyHealth:
@@ -263,10 +486,14 @@ def test_step_failing_on_shared_value_is_raised_and_dropped(gated: tuple[GatedSt
     for _ in range(3):
         MemoryStore.update(backend, "k", succeed)
     backend.gate.set()
+    assert logs.count.wait(1), "the dropped step was not logged"
+    assert logs.lines() == ["memory://?cache=0.02: an update raised on the stored value and was dropped: picky step"]
+    assert successes(cached, "k") == 1  # reads do not raise it
+    assert cached.update("k", succeed).total_successes == 2
     with pytest.raises(ValueError, match="picky step"):
         cached.flush(timeout=WAIT)
-    cached.update("k", succeed)
-    cached.flush(timeout=WAIT)
+    assert cached.failed_writes == 1
+    cached.flush(timeout=WAIT)  # raised once
     assert successes(backend, "k") == 4
 
 
@@ -297,7 +524,7 @@ def test_close_flushes_then_refuses_writes(gated: tuple[GatedStore, CachedStore]
     cached.set_ban("a", "s", NOW + 60, now=NOW)
     closer = threading.Thread(target=cached.close)
     closer.start()
-    wait_for(lambda: cached.closed, "close() to begin")
+    wait_closing(cached)
     with pytest.raises(StoreUnavailable, match=r"^memory://\?cache=0.02 is closed; open a new store$"):
         cached.update("late", succeed)
     assert backend.list_health() == {}
@@ -321,6 +548,51 @@ def test_close_is_bounded_when_backend_is_stuck(gated: tuple[GatedStore, CachedS
     assert 0.2 <= time.monotonic() - started < WAIT
     assert str(info.value) == "memory://?cache=0.02: 2 updates were not written before close (waited up to 0.2 s)"
     backend.gate.set()  # let the parked thread end
+
+
+def test_close_retries_through_a_failover(gated: tuple[GatedStore, CachedStore]) -> None:
+    """A backend that fails a few tries after close() began (a fail-over): close() retries and loses nothing."""
+    backend, cached = gated
+    down = StoreUnavailable("down", url="memory://")
+    backend.fail = down
+    cached.update("a", succeed)
+    cached.set_ban("a", "s", NOW + 60, now=NOW)
+    assert backend.tries.wait(1), "the writer never tried"
+    tries_closed = Counter()
+
+    def failover() -> None:
+        # Fails until three tries were made after close() began (one may have been under way already).
+        if cached.closed:
+            tries_closed.bump()
+            if tries_closed.value() > 3:
+                backend.fail = None
+
+    backend.before = failover
+    cached.close()
+    assert successes(backend, "a") == 1
+    assert backend.bans("s", now=NOW) == {"a": NOW + 60}
+    assert tries_closed.value() >= 4
+
+
+def test_close_keeps_retrying_until_close_timeout(gated: tuple[GatedStore, CachedStore]) -> None:
+    """A backend failing for good: close() retries with back-off until close_timeout, then names the error."""
+    backend, _ = gated
+    cached = CachedStore(backend, refresh=0.02, close_timeout=0.5)
+    backend.fail = StoreUnavailable("Redis store redis://h:1/0: cannot connect to h:1", url="redis://h:1/0")
+    cached.update("a", succeed)
+    assert backend.tries.wait(1), "the writer never tried"
+    tries_closed = Counter()
+    backend.before = lambda: tries_closed.bump() if cached.closed else None
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable) as info:
+        cached.close()
+    assert 0.5 <= time.monotonic() - started < WAIT
+    assert str(info.value) == (
+        "memory://?cache=0.02: 1 updates were not written before close (waited up to 0.5 s): "
+        "Redis store redis://h:1/0: cannot connect to h:1"
+    )
+    assert info.value.__cause__ is backend.fail
+    assert tries_closed.value() >= 3  # at once, then after 20, 40, 80, 160 ms
 
 
 def test_clear_forgets_queued_and_stored(gated: tuple[GatedStore, CachedStore]) -> None:
@@ -396,6 +668,35 @@ def test_url_cache_on_unreachable_redis_fails_at_open() -> None:
     assert "hunter2" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://h:6379/0?password=hunter2", "redis://h:6379/0?password=***"),
+        ("redis://h/0?prefix=p:&pass=hunter2&cache=0.05", "redis://h/0?prefix=p:&pass=***&cache=0.05"),
+        ("redis://u:hunter2@h/0?Password=hunter2", "redis://u:***@h/0?Password=***"),
+        ("rediss://h/0?ssl_password=hunter2&timeout=2", "rediss://h/0?ssl_password=***&timeout=2"),
+        ("unix:///run/redis.sock?db=0&password=hunter2", "unix:///run/redis.sock?db=0&password=***"),
+        ("redis://h/0?prefix=pass:", "redis://h/0?prefix=pass:"),
+        ("sqlite:///h.db?timeout=3", "sqlite:///h.db?timeout=3"),
+        ("redis://u:hunter2@h/0#password=x", "redis://u:***@h/0#password=x"),
+    ],
+)
+def test_redact_url_hides_passwords_in_the_query(url: str, shown: str) -> None:
+    """redact_url hides ?password= (and pass, ssl_password...) as well as the user-info password; the rest stays."""
+    assert redact_url(url) == shown
+
+
+def test_url_query_password_never_shown() -> None:
+    """A cached Redis URL with ?password= that cannot be reached: the error and its URL hide the password."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        with pytest.raises(StoreUnavailable) as info:
+            store_from_url(f"redis://127.0.0.1:{port}/0?password=hunter2&cache=0.05")
+    assert info.value.url == f"redis://127.0.0.1:{port}/0?password=***"  # the backend's, met at open
+    assert "hunter2" not in str(info.value) + repr(info.value)
+
+
 # --- real SQLite and Redis -----------------------------------------------------------------------
 
 
@@ -467,18 +768,22 @@ def test_concurrent_cached_writers_lose_nothing(backend_url: str) -> None:
 
 def test_pools_on_two_cached_stores_see_ejections(backend_url: str, clock: FakeClock) -> None:
     """A proxy ejected by a pool on one cached store is avoided by a pool on another once it refreshes."""
-    one_store, two_store = store_from_url(cached_url(backend_url)), store_from_url(cached_url(backend_url))
+    one_store = store_from_url(cached_url(backend_url))
+    watched = Watched(store_from_url(backend_url))
+    two_store = CachedStore(watched, refresh=0.02)
     one = ProxyPool(PROXIES, store=one_store, clock=clock, policy=POLICY, rng=random.Random(1))
     two = ProxyPool(PROXIES, store=two_store, clock=clock, policy=POLICY, rng=random.Random(2))
     try:
         for _ in range(3):
             one.report(PROXIES[0], "a.example", REFUSED, 0.1)
         assert one.status()[0].state is HealthState.EJECTED  # this process: at once
-        wait_for(lambda: two.status()[0].state is HealthState.EJECTED, "the other store to refresh")
+        wait_for(watched.reads, lambda: two.status()[0].state is HealthState.EJECTED, "the other store to refresh")
         assert PROXIES[0] not in {two.lease("a.example") for _ in range(20)}
         banned = Failure(ErrorCode.HTTP_STATUS, Phase.WAIT, Blame.ORIGIN, status=429)
         one.report(PROXIES[1], "shop.example", banned, 0.1)
-        wait_for(lambda: PROXIES[1].key in two_store.bans("shop.example", now=clock()), "the ban to show")
+        wait_for(
+            watched.reads, lambda: PROXIES[1].key in two_store.bans("shop.example", now=clock()), "the ban to show"
+        )
         assert PROXIES[1] not in {two.lease("shop.example") for _ in range(20)}
     finally:
         one_store.clear()
@@ -486,8 +791,8 @@ def test_pools_on_two_cached_stores_see_ejections(backend_url: str, clock: FakeC
         two_store.close()
 
 
-def test_background_error_from_real_sqlite(tmp_path: Path) -> None:
-    """A SQLite file that fills up under a cached store: the next call says so, naming the file."""
+def test_background_error_from_real_sqlite(tmp_path: Path, logs: LogWatch) -> None:
+    """A SQLite file that fills up under a cached store: logged naming the file, flush() says so, then it recovers."""
     path = tmp_path / "h.db"
     cached = store_from_url(f"sqlite:///{path}?cache=0.02")
     assert isinstance(cached, CachedStore)
@@ -502,23 +807,28 @@ def test_background_error_from_real_sqlite(tmp_path: Path) -> None:
     # 40 keys of 200 bytes need more than the one page allowed; more would only slow the retry below.
     for i in range(40):
         cached.update(f"http://{'x' * 200}{i}:80", succeed)
+    assert logs.count.wait(1), "the full disk was not logged"
+    full = f"SQLite store sqlite:///{path}: the disk (or the database's size limit) is full"
+    assert logs.lines()[0].startswith(
+        f"sqlite:///{path}?cache=0.02: could not write to the store (40 updates wait and are retried): {full}"
+    )
+    assert str(cached.last_error).startswith(full)
     with pytest.raises(StoreUnavailable) as info:
-        cached.flush(timeout=WAIT)
-    assert str(info.value).startswith(f"SQLite store sqlite:///{path}: the disk (or the database's size limit) is full")
+        cached.flush(timeout=0.1)
+    assert str(info.value).startswith(
+        f"sqlite:///{path}?cache=0.02: could not write the queued updates in 0.1 s (40 updates waiting); "
+        f"last error: {full}"
+    )
     assert info.value.url == f"sqlite:///{path}?cache=0.02"
     assert successes(cached, "first") == 1
+    assert len(cached.list_health()) == 41  # the local view has them all
     with backend._lock:
         conn.execute("PRAGMA max_page_count = 1073741823")
-    # The writer retries with back-off (up to 1 s between tries): the error may be met a few times
-    # more. The bound only matters when the writer never recovers; a loaded machine needs room.
-    deadline = time.monotonic() + 6 * WAIT
-    while True:
-        try:
-            cached.flush(timeout=WAIT)
-            break
-        except StoreUnavailable:
-            assert time.monotonic() < deadline
+    # The writer retries with back-off (up to 1 s between tries); the bound only matters when it
+    # never recovers, and a loaded machine needs room.
+    cached.flush(timeout=6 * WAIT)
     assert len(SQLiteStore(path).list_health()) == 41
+    assert cached.last_error is None
     cached.close()
 
 
@@ -584,8 +894,8 @@ class Relay:
 
 
 @pytest.mark.redis
-def test_redis_going_away_under_cached_store(redis_server: RedisServer) -> None:
-    """Redis lost mid-run: the next call names the URL (password hidden); once back, the kept updates land."""
+def test_redis_going_away_under_cached_store(redis_server: RedisServer, logs: LogWatch) -> None:
+    """Redis lost mid-run: calls go on, a log line names the URL (password hidden); once back, the kept updates land."""
     relay = Relay(redis_server.port)
     prefix = f"relay{os.getpid()}:"
     url = f"redis://default:hunter2@127.0.0.1:{relay.port}/0?prefix={prefix}&cache=0.02"
@@ -597,33 +907,23 @@ def test_redis_going_away_under_cached_store(redis_server: RedisServer) -> None:
         cached.flush(timeout=WAIT)
         relay.cut()
         cached.update("k", succeed)
-        errors: list[StoreUnavailable] = []
-
-        def raised() -> bool:
-            try:
-                cached.read_many(["k"])
-            except StoreUnavailable as exc:
-                errors.append(exc)
-                return True
-            return False
-
-        wait_for(raised, "the lost Redis to be reported")
-        message = str(errors[0])
+        assert logs.count.wait(1), "the lost Redis was not logged"
         shown = f"redis://default:***@127.0.0.1:{relay.port}/0?prefix={prefix}"
-        assert message.startswith(f"Redis store {shown}: cannot connect to 127.0.0.1:{relay.port}; start redis-server")
-        assert "updates are kept and retried" in message
-        assert errors[0].url == shown + "&cache=0.02"
-        assert "hunter2" not in message + repr(errors[0])
-        assert successes(cached, "k") == 2
+        line = logs.lines()[0]
+        assert line.startswith(
+            f"{shown}&cache=0.02: could not write to the store (1 updates wait and are retried): "
+            f"Redis store {shown}: cannot connect to 127.0.0.1:{relay.port}; start redis-server"
+        )
+        assert successes(cached, "k") == 2  # reads answer from the local view
+        assert cached.update("k", succeed).total_successes == 3
+        error = cached.last_error
+        assert isinstance(error, StoreUnavailable)
+        assert error.url == shown
+        assert "hunter2" not in line + str(error) + repr(error)
         relay.resume()
-        deadline = time.monotonic() + WAIT
-        while True:  # retried with back-off: the error may be met once more
-            try:
-                cached.flush(timeout=WAIT)
-                break
-            except StoreUnavailable:
-                assert time.monotonic() < deadline
-        assert successes(direct, "k") == 2
+        cached.flush(timeout=WAIT)  # retried with back-off (at most 1 s apart)
+        assert successes(direct, "k") == 3
+        assert cached.last_error is None
     finally:
         direct.clear()
         direct.close()
@@ -636,23 +936,41 @@ def test_redis_going_away_under_cached_store(redis_server: RedisServer) -> None:
 # --- processes -----------------------------------------------------------------------------------
 
 PEER = """
-import sys, time
+import sys, threading, time
 from sockwise import Blame, ErrorCode, Failure, Phase, Proxy
-from sockwise.pool import HealthPolicy, HealthState, ProxyPool, store_from_url
+from sockwise.pool import CachedStore, HealthPolicy, HealthState, ProxyPool, store_from_url
+
+class Watched:  # the backend, counting the cache's reads of everything
+    def __init__(self, inner):
+        self.inner, self.reads, self.cond = inner, 0, threading.Condition()
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+    def list_health(self):
+        with self.cond:
+            self.reads += 1
+            self.cond.notify_all()
+        return self.inner.list_health()
+
 refused = Failure(ErrorCode.ECONNREFUSED, Phase.PROXY_CONNECT, Blame.PROXY, request_sent=False, errno=111)
 proxies = [Proxy("http", f"10.0.0.{i}", 8080) for i in range(1, 5)]
-pool = ProxyPool(proxies, store=sys.argv[1], policy=HealthPolicy(ejection_jitter=0.0))
+watched = Watched(store_from_url(sys.argv[1]))
+pool = ProxyPool(proxies, store=CachedStore(watched, refresh=0.02), policy=HealthPolicy(ejection_jitter=0.0))
 print("ready", flush=True)
 sys.stdin.readline()  # the parent says go
 for _ in range(3):
     pool.report(proxies[0], "a.example", refused, 0.1)
 print("ejected", flush=True)
 started = time.monotonic()
-while pool.status()[1].state is not HealthState.EJECTED:  # bounded: 10 s
-    if time.monotonic() - started > 10:
-        print("timeout", flush=True)
-        sys.exit(1)
-    time.sleep(0.002)
+deadline = started + 10
+while True:  # checked after each read of the store, bounded: 10 s
+    with watched.cond:
+        seen = watched.reads
+    if pool.status()[1].state is HealthState.EJECTED:
+        break
+    with watched.cond:
+        if not watched.cond.wait_for(lambda: watched.reads >= seen + 2, deadline - time.monotonic()):
+            print("timeout", flush=True)
+            sys.exit(1)
 print(f"seen {time.monotonic() - started:.4f}", flush=True)
 pool.store.close()
 """
@@ -670,9 +988,11 @@ def read_line(proc: subprocess.Popen[str], timeout: float = WAIT) -> str:
 @pytest.mark.redis
 def test_two_processes_share_ejections_through_cached_redis(redis_url: str) -> None:
     """Two processes, each a pool on a cached Redis store: each sees the other's ejection within a bounded time."""
-    url = cached_url(redis_url)
-    proc = subprocess.Popen([sys.executable, "-c", PEER, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    store = store_from_url(url)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PEER, redis_url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    watched = Watched(store_from_url(redis_url))
+    store = CachedStore(watched, refresh=0.02)
     pool = ProxyPool(PROXIES, store=store, policy=POLICY)
     try:
         assert read_line(proc, timeout=60) == "ready"
@@ -680,7 +1000,8 @@ def test_two_processes_share_ejections_through_cached_redis(redis_url: str) -> N
         proc.stdin.write("go\n")
         proc.stdin.flush()
         assert read_line(proc) == "ejected"
-        took = wait_for(lambda: pool.status()[0].state is HealthState.EJECTED, "the child's ejection to show")
+        ejected = lambda: pool.status()[0].state is HealthState.EJECTED  # noqa: E731
+        took = wait_for(watched.reads, ejected, "the child's ejection to show")
         assert took < 2.0
         assert PROXIES[0] not in {pool.lease("a.example") for _ in range(20)}
         for _ in range(3):
@@ -743,8 +1064,21 @@ def test_forked_child_writes_through_its_own_thread(tmp_path: Path) -> None:
             code = 0
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert wait_child(pid, WAIT) == 0
     cached.sync(timeout=WAIT)
     assert sorted(cached.list_health()) == ["child", "parent"]
     cached.close()
+
+
+def wait_child(pid: int, timeout: float) -> int:
+    """The exit code of a forked child, waited for at most ``timeout``; killed by PID (and the test failed) after."""
+    status: list[int] = []
+    # waitpid blocks; a thread runs it so that the wait itself is a bounded join.
+    reaper = threading.Thread(target=lambda: status.append(os.waitpid(pid, 0)[1]), daemon=True)
+    reaper.start()
+    reaper.join(timeout)
+    if reaper.is_alive():
+        os.kill(pid, signal.SIGKILL)
+        reaper.join(WAIT)
+        pytest.fail(f"the forked child {pid} did not end within {timeout} s; killed")
+    return os.waitstatus_to_exitcode(status[0])

@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlsplit, urlunsplit
 
 from sockwise._exceptions import ConfigError
 from sockwise.pool._health import ProxyHealth
@@ -106,16 +106,38 @@ class HealthStore(Protocol):
 
 
 def redact_url(url: str) -> str:
-    """The URL with its password (if any) replaced by ``***``."""
+    """The URL with its secrets replaced by ``***``: the password, and query options such as ``?password=``.
+
+    A query option counts as secret when its name (any case) contains ``pass``, ``pwd``,
+    ``secret`` or ``token`` (redis-py takes ``redis://host/0?password=...``). The rest of the URL
+    is kept as written.
+    """
     try:
         parts = urlsplit(url)
+        has_password = parts.password is not None
     except ValueError:
         return "<unparsable store URL>"
-    if parts.password is None:
+    if has_password:
+        netloc = f"{parts.username or ''}:***@{parts.netloc.rpartition('@')[2]}"
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    # As urlsplit reads it: the fragment first, then the query. Split by hand, so that the rest
+    # stays as written (urlunsplit would turn unix:///path into unix:/path).
+    head, hash_mark, fragment = url.partition("#")
+    base, mark, query = head.partition("?")
+    if not query:
         return url
-    netloc = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, parts.query, parts.fragment))
+    return base + mark + "&".join(_redact_option(item) for item in query.split("&")) + hash_mark + fragment
+
+
+_SECRET_WORDS = ("pass", "pwd", "secret", "token")
+
+
+def _redact_option(item: str) -> str:
+    """One ``name=value`` of a query, its value hidden when the name says it is a secret."""
+    name, mark, _ = item.partition("=")
+    if mark and any(word in unquote_plus(name).lower() for word in _SECRET_WORDS):
+        return f"{name}=***"
+    return item
 
 
 def store_from_url(url: str) -> HealthStore:
