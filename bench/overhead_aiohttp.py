@@ -10,6 +10,11 @@ inside each round, the order rotating per round; each run gets a fresh event loo
 Reported: median req/s and CPU µs per request (``time.process_time``: this process only, not
 the origin), and the median (min-max) of the per-round ratios of req/s to bare aiohttp.
 
+``--callgrind`` counts instructions instead (valgrind, which does not drift with load): each way
+runs in a child process under valgrind for two request counts, one request at a time (so the event
+loop batches nothing differently from one way to the next), and the difference per request is
+reported with its ratio to bare aiohttp.
+
 Peers (skipped, with a note, when not importable): a hand-written retry loop, aiohttp-retry's
 ``RetryClient``, tenacity's ``AsyncRetrying`` and ``stamina.retry``, each set to 3 attempts on
 ``aiohttp.ClientError``. ``make bench`` installs them (the ``bench`` dependency group).
@@ -22,8 +27,12 @@ import asyncio
 import importlib.metadata
 import os
 import platform
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -176,6 +185,42 @@ def _version(dist: str) -> str:
         return "-"
 
 
+def _instructions(name: str, url: str, requests: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
+        command += [os.path.abspath(__file__), "--child", name, url, "--requests", str(requests), "--concurrency", "1"]
+        subprocess.run(command, check=True, capture_output=True, timeout=1200)
+        with open(out, encoding="utf-8") as f:
+            match = re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M)
+    if match is None:
+        raise RuntimeError("callgrind wrote no totals")
+    return int(match.group(1))
+
+
+def _callgrind(names: list[str], missing: list[str]) -> None:
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        raise SystemExit(2)
+    low, high = 300, 1300  # the warm-up of each run is in both counts and cancels out
+    per: dict[str, float] = {}
+    with fast_origin() as (host, port):
+        url = f"http://{host}:{port}/"
+        for name in names:
+            per[name] = (_instructions(name, url, high) - _instructions(name, url, low)) / (high - low)
+            print(f"{name} done", file=sys.stderr)
+    print("## aiohttp retry overhead at zero faults, in instructions (callgrind, one request at a time)")
+    print()
+    print("| way | instructions per GET | ratio (bare / its) |")
+    print("|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {per[name]:,.0f} | {per['bare aiohttp'] / per[name]:.3f} |")
+    for note in missing:
+        print(f"| {note} | - | - |")
+    print()
+    print(f"Python {platform.python_version()}, aiohttp {_version('aiohttp')}, valgrind callgrind.")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the interleaved rounds and print the markdown table."""
     parser = argparse.ArgumentParser(description="sockwise aiohttp middleware overhead at zero faults")
@@ -184,10 +229,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--uvloop", action="store_true", help="run the client on uvloop")
     parser.add_argument("--only", action="append", default=None, help="run only ways whose name contains this")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per request with valgrind")
+    parser.add_argument("--child", nargs=2, metavar=("WAY", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv if argv is not None else [])
     ways, missing = _ways()
+    if args.child:
+        name, url = args.child
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(ways[name].run(url, args.requests, args.concurrency))
+        loop.close()
+        return
     if args.only:
         ways = {n: w for n, w in ways.items() if n == "bare aiohttp" or any(o in n for o in args.only)}
+    if args.callgrind:
+        _callgrind(list(ways), missing)
+        return
     new_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     if args.uvloop:
         import uvloop
