@@ -41,11 +41,13 @@ def list_(as_json: bool, kind: str | None) -> None:
     Console(width=200 if not sys.stdout.isatty() else None).print(table)
 
 
-def _wait_for_interrupt(duration: float | None) -> None:
+def _stop_on_interrupt() -> threading.Event:
+    # Installed before anything is printed: whoever reads our output and then sends Ctrl-C must
+    # find the handler in place, or the signal lands as a KeyboardInterrupt (exit 1).
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait(duration)
+    return stop
 
 
 @lab.command()
@@ -59,6 +61,7 @@ def serve(host: str, port: int, proxies: tuple[str, ...], as_json: bool, duratio
     """Run the lab until Ctrl-C and print where each scenario listens."""
     from sockwise.lab import Lab, scenario_names
 
+    stop = _stop_on_interrupt()
     with Lab(host=host, port=port) as the_lab:
         where: dict[str, str] = {}
         for name in scenario_names("path") + scenario_names("port"):
@@ -78,7 +81,7 @@ def serve(host: str, port: int, proxies: tuple[str, ...], as_json: bool, duratio
                 click.echo(f"{'(trust this CA)':24} {the_lab.ca_file}")
             click.echo("serving; Ctrl-C to stop", err=True)
         sys.stdout.flush()
-        _wait_for_interrupt(duration)
+        stop.wait(duration)
 
 
 @lab.command()
@@ -99,6 +102,7 @@ def farm(size: int, mix: str, seed: int, out: Path | None, duration: float | Non
     from sockwise.lab._farm import parse_mix, start_farm
 
     counts = parse_mix(mix)
+    stop = _stop_on_interrupt()
     with Lab() as the_lab:
         started = start_farm(the_lab, size, counts, seed)
         if out is not None:
@@ -109,4 +113,4 @@ def farm(size: int, mix: str, seed: int, out: Path | None, duration: float | Non
         click.echo(f"origin: {the_lab.url('ok')}", err=True)
         click.echo("serving; Ctrl-C to stop", err=True)
         sys.stdout.flush()
-        _wait_for_interrupt(duration)
+        stop.wait(duration)
