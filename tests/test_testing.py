@@ -175,3 +175,17 @@ def test_run_script_with_overrides() -> None:
     """run_script passes per-request overrides like an integration."""
     attempts = run_script(RetryPolicy(attempts=1, budget=None), ["ECONNRESET@wait", "ok"], overrides={"retry": 1})
     assert [a.action for a in attempts] == ["retry", "done"]
+
+
+def test_cycling_routes_hand_out_routes_in_turn() -> None:
+    """CyclingRoutes gives each route in order, cycling, never offers an alternative, and needs a route."""
+    from sockwise import ConfigError, Proxy
+    from sockwise.testing import CyclingRoutes
+
+    a, b = Proxy("http", "10.0.0.1", 8080), Proxy("socks5", "10.0.0.2", 1080, "u", "secret")
+    routes = CyclingRoutes([a, b, "direct"])
+    assert [routes.lease("h", frozenset()) for _ in range(4)] == [a, b, "direct", a]
+    assert routes.has_alternative("h", frozenset()) is False
+    assert "secret" not in repr(routes)
+    with pytest.raises(ConfigError, match="at least one route"):
+        CyclingRoutes([])

@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sockwise._exceptions import ConfigError, RequestFailed
 from sockwise._model import Attempt, Blame, ErrorCode, Failure, Phase
 from sockwise.retry import RetryPolicy
-from sockwise.runner import AttemptContext, Classifier, DirectRoutes, RouteProvider, Runner
+from sockwise.runner import AttemptContext, Classifier, DirectRoutes, Route, RouteProvider, Runner
 
 __all__ = [
+    "CyclingRoutes",
     "FakeClock",
     "ScriptExhausted",
     "ScriptItem",
@@ -47,6 +49,49 @@ __all__ = [
     "ScriptedResponse",
     "run_script",
 ]
+
+
+class CyclingRoutes:
+    """A route provider that hands out the given routes in turn, one per attempt, and learns nothing.
+
+    For tests of what happens across many proxies (connection pools per proxy, SOCKS and HTTP
+    proxies mixed, a dead proxy's exact failure) without a pool's health deciding who gets the
+    next request. Thread-safe. It never offers another route to the retry policy
+    (``has_alternative`` is False), so a failure is retried, if at all, on the next route in turn.
+
+    Args:
+        routes: the routes (proxies, or ``"direct"``), handed out in this order, cycling.
+
+    Raises:
+        ConfigError: no routes.
+    """
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        if not routes:
+            raise ConfigError("CyclingRoutes needs at least one route")
+        self._routes = list(routes)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"CyclingRoutes({len(self._routes)} routes)"
+
+    def lease(self, host: str, exclude: frozenset[Route]) -> Route:
+        """The next route in turn."""
+        with self._lock:
+            route = self._routes[self._next % len(self._routes)]
+            self._next += 1
+        return route
+
+    def report(self, route: Route, host: str, failure: Failure | None, elapsed: float) -> None:
+        """Nothing to learn."""
+
+    def release(self, route: Route) -> None:
+        """Nothing to release."""
+
+    def has_alternative(self, host: str, exclude: frozenset[Route]) -> bool:
+        """Never: the policy does not steer this provider."""
+        return False
 
 
 class FakeClock:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import aiohttp
 import pytest
 
-from sockwise import Attempt, Blame, ConfigError, ErrorCode, Failure, Phase, PoolRoutes, Proxy, ProxyPool
+from sockwise import Attempt, Blame, ConfigError, ErrorCode, Phase, PoolRoutes, Proxy, ProxyPool
 from sockwise.aiohttp import (
     KeepAliveConnector,
     RetryError,
@@ -23,7 +23,8 @@ from sockwise.aiohttp import (
 )
 from sockwise.lab import Lab, LabProxy
 from sockwise.retry import RetryPolicy
-from sockwise.runner import DirectRoutes, Route
+from sockwise.runner import DirectRoutes
+from sockwise.testing import CyclingRoutes
 
 T = TypeVar("T")
 Policy = Callable[..., RetryPolicy]
@@ -32,28 +33,6 @@ Held = Callable[[int], dict[str, int]]
 
 def run(coro: Awaitable[T]) -> T:
     return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-class ScriptedRoutes:
-    """A route provider that hands out the given proxies in order, one per attempt (cycling)."""
-
-    def __init__(self, proxies: Sequence[Proxy]) -> None:
-        self._proxies = list(proxies)
-        self._next = 0
-
-    def lease(self, host: str, exclude: frozenset[Route]) -> Route:
-        proxy = self._proxies[self._next % len(self._proxies)]
-        self._next += 1
-        return proxy
-
-    def report(self, route: Route, host: str, failure: Failure | None, elapsed: float) -> None:
-        pass
-
-    def release(self, route: Route) -> None:
-        pass
-
-    def has_alternative(self, host: str, exclude: frozenset[Route]) -> bool:
-        return False
 
 
 async def fetch(s: aiohttp.ClientSession, url: str) -> tuple[int, bytes]:
@@ -140,7 +119,7 @@ def test_https_through_http_and_socks_routes_of_one_proxy(sockwise_lab: Lab, mak
 
     async def main() -> tuple[list[tuple[int, bytes]], dict[str, int]]:
         args = {"ssl": sockwise_lab.client_ssl_context()}
-        async with session(make_policy(), routes=ScriptedRoutes(proxies), connector_args=args) as s:
+        async with session(make_policy(), routes=CyclingRoutes(proxies), connector_args=args) as s:
             results = [await fetch(s, url) for _ in range(6)]
             return results, held(lab_proxy.port)
 
@@ -165,7 +144,7 @@ def test_tls_through_a_socks_route_fails_in_phase_tls_within_the_deadline(
     async def main() -> tuple[RetryError, float]:
         args = {"ssl": sockwise_lab.client_ssl_context()}
         policy = make_policy(attempts=1, timeout=0.3)
-        async with session(policy, routes=ScriptedRoutes([_socks(lab_proxy)]), connector_args=args) as s:
+        async with session(policy, routes=CyclingRoutes([_socks(lab_proxy)]), connector_args=args) as s:
             began = asyncio.get_running_loop().time()
             try:
                 await fetch(s, url)
@@ -191,7 +170,7 @@ def test_socks_connectors_are_a_bounded_lru(sockwise_lab: Lab, make_policy: Poli
 
     async def main() -> tuple[list[int], list[int], list[Proxy]]:
         args = {"max_socks_proxies": 3}
-        async with session(make_policy(attempts=1), routes=ScriptedRoutes(proxies), connector_args=args) as s:
+        async with session(make_policy(attempts=1), routes=CyclingRoutes(proxies), connector_args=args) as s:
             assert isinstance(s.connector, SocksRoutingConnector)
             statuses, opened = [], []
             for _ in range(2 * len(proxies)):  # the second round comes back to evicted proxies
@@ -225,7 +204,7 @@ def test_concurrent_requests_over_more_proxies_than_kept(sockwise_lab: Lab, make
 
     async def main() -> tuple[list[tuple[int, bytes]], int]:
         args = {"max_socks_proxies": 2}
-        async with session(make_policy(attempts=1), routes=ScriptedRoutes(proxies), connector_args=args) as s:
+        async with session(make_policy(attempts=1), routes=CyclingRoutes(proxies), connector_args=args) as s:
             assert isinstance(s.connector, SocksRoutingConnector)
             results = await asyncio.wait_for(asyncio.gather(*(fetch(s, url) for _ in range(30))), 20)
             await s.connector.socks_connectors.wait_closed()
@@ -244,7 +223,7 @@ def test_without_eviction_every_socks_proxy_keeps_a_socket(sockwise_lab: Lab, ma
     proxies = [_socks(lab_proxy, f"user-session-{i}") for i in range(8)]
 
     async def main() -> dict[str, int]:
-        async with session(make_policy(attempts=1), routes=ScriptedRoutes(proxies)) as s:
+        async with session(make_policy(attempts=1), routes=CyclingRoutes(proxies)) as s:
             for _ in proxies:
                 assert (await fetch(s, sockwise_lab.url("ok")))[0] == 200
             return held(lab_proxy.port)
@@ -260,7 +239,7 @@ def test_eviction_never_cuts_a_response_being_read(sockwise_lab: Lab, make_polic
     big = sockwise_lab.url("ok", size=SIZE)  # more than aiohttp buffers unread: the connection stays out
 
     async def main() -> None:
-        routes = ScriptedRoutes([_socks(a), _socks(b)])
+        routes = CyclingRoutes([_socks(a), _socks(b)])
         args = {"max_socks_proxies": 1}
         async with session(make_policy(attempts=1), routes=routes, connector_args=args) as s:
             assert isinstance(s.connector, SocksRoutingConnector)
@@ -286,7 +265,7 @@ def test_closing_the_session_closes_an_evicted_proxy_still_in_use(
     a, b = sockwise_lab.add_proxy("healthy"), sockwise_lab.add_proxy("healthy")
 
     async def main() -> aiohttp.ClientResponse:
-        routes = ScriptedRoutes([_socks(a), _socks(b)])
+        routes = CyclingRoutes([_socks(a), _socks(b)])
         async with session(make_policy(attempts=1), routes=routes, connector_args={"max_socks_proxies": 1}) as s:
             with overrides(stream=True):
                 streamed = await s.get(sockwise_lab.url("ok", size=SIZE))
@@ -306,7 +285,7 @@ def test_own_session_with_sockwise_connector_routes_socks(sockwise_lab: Lab, mak
     lab_proxy = sockwise_lab.add_proxy("healthy")
 
     async def main() -> tuple[int, bytes]:
-        retry = RetryMiddleware(make_policy(), routes=ScriptedRoutes([_socks(lab_proxy)]))
+        retry = RetryMiddleware(make_policy(), routes=CyclingRoutes([_socks(lab_proxy)]))
         async with aiohttp.ClientSession(connector=connector(), middlewares=[retry]) as s:
             return await fetch(s, sockwise_lab.url("ok"))
 
@@ -340,7 +319,7 @@ def test_session_routes_socks_only_when_its_routes_may_be_socks(sockwise_lab: La
         ({"routes": PoolRoutes(ProxyPool([lab_proxy.proxy]))}, KeepAliveConnector),
         ({"proxy": _socks(lab_proxy)}, SocksRoutingConnector),
         ({"routes": PoolRoutes(ProxyPool([lab_proxy.proxy, _socks(lab_proxy)]))}, SocksRoutingConnector),
-        ({"routes": ScriptedRoutes([lab_proxy.proxy])}, SocksRoutingConnector),  # a provider it cannot see into
+        ({"routes": CyclingRoutes([lab_proxy.proxy])}, SocksRoutingConnector),  # a provider it cannot see into
     ]
 
     async def main() -> list[type]:

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from sockwise import ConfigError, Failure, PoolRoutes, Proxy, ProxyPool
+from sockwise import ConfigError, PoolRoutes, Proxy, ProxyPool
 from sockwise.httpx import AsyncRetryTransport, RetryTransport
 from sockwise.lab import Lab, LabProxy
 from sockwise.runner import Route
+from sockwise.testing import CyclingRoutes
 
 Policy = Callable[..., Any]
 Held = Callable[[int], dict[str, int]]
@@ -27,30 +28,6 @@ T = TypeVar("T")
 STREAM = {"sockwise": {"stream": True}}
 TRICKLE = {"size": 6, "interval": 0.05}  # a body that is still arriving while other proxies are used
 TRICKLED = b"sockwi"
-
-
-class ScriptedRoutes:
-    """A route provider that hands out the given proxies in order, one per attempt (cycling)."""
-
-    def __init__(self, proxies: Sequence[Proxy]) -> None:
-        self._proxies = list(proxies)
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def lease(self, host: str, exclude: frozenset[Route]) -> Route:
-        with self._lock:
-            proxy = self._proxies[self._next % len(self._proxies)]
-            self._next += 1
-        return proxy
-
-    def report(self, route: Route, host: str, failure: Failure | None, elapsed: float) -> None:
-        pass
-
-    def release(self, route: Route) -> None:
-        pass
-
-    def has_alternative(self, host: str, exclude: frozenset[Route]) -> bool:
-        return False
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -112,7 +89,7 @@ def test_without_eviction_every_proxy_keeps_a_socket(
 ) -> None:
     """The control: with room for all 12 proxies, 12 sockets stay open (what the LRU bound prevents)."""
     proxies = _logins(lab_proxy, 12)
-    transport = RetryTransport(policy=make_policy(attempts=1), routes=ScriptedRoutes(proxies), max_proxies=100)
+    transport = RetryTransport(policy=make_policy(attempts=1), routes=CyclingRoutes(proxies), max_proxies=100)
     with httpx.Client(transport=transport, timeout=5.0) as client:
         for _ in proxies:
             assert client.get(sockwise_lab.url("ok")).status_code == 200
@@ -125,7 +102,7 @@ def test_the_least_recently_used_proxy_is_evicted_and_its_socket_closed(
 ) -> None:
     """max_proxies=2, routes A B A C: B (not the recently used A) loses its transport and its socket."""
     a, b, c = (sockwise_lab.add_proxy("healthy") for _ in range(3))
-    routes = ScriptedRoutes([a.proxy, b.proxy, a.proxy, c.proxy])
+    routes = CyclingRoutes([a.proxy, b.proxy, a.proxy, c.proxy])
     transport = RetryTransport(policy=make_policy(attempts=1), routes=routes, max_proxies=2)
     url = sockwise_lab.url("ok")
     with httpx.Client(transport=transport, timeout=5.0) as client:
@@ -144,7 +121,7 @@ def test_the_least_recently_used_proxy_is_evicted_and_its_socket_closed(
 def test_a_streamed_body_outlives_the_eviction_of_its_proxy(sockwise_lab: Lab, make_policy: Policy, held: Held) -> None:
     """A body still arriving when its proxy is evicted reads to the end; its socket closes when it is closed."""
     a, b, c = (sockwise_lab.add_proxy("healthy") for _ in range(3))
-    routes = ScriptedRoutes([a.proxy, b.proxy, c.proxy])
+    routes = CyclingRoutes([a.proxy, b.proxy, c.proxy])
     transport = RetryTransport(policy=make_policy(attempts=1), routes=routes, max_proxies=1)
     with httpx.Client(transport=transport, timeout=5.0) as client:
         with client.stream("GET", sockwise_lab.url("trickle", **TRICKLE), extensions=STREAM) as streamed:
@@ -163,7 +140,7 @@ def test_a_streamed_body_outlives_the_eviction_of_its_proxy(sockwise_lab: Lab, m
 def test_threads_share_the_lru_safely(sockwise_lab: Lab, lab_proxy: LabProxy, make_policy: Policy, held: Held) -> None:
     """4 threads x 12 GETs over 24 proxies, max_proxies=3: all 200, sockets bounded, 3 transports kept."""
     proxies = _logins(lab_proxy, 24)
-    transport = RetryTransport(policy=make_policy(attempts=1), routes=ScriptedRoutes(proxies), max_proxies=3)
+    transport = RetryTransport(policy=make_policy(attempts=1), routes=CyclingRoutes(proxies), max_proxies=3)
     client = httpx.Client(transport=transport, timeout=5.0)
     url = sockwise_lab.url("ok")
     threads, per_thread = 4, 12
@@ -225,7 +202,7 @@ def test_async_sockets_stay_bounded_and_evicted_proxies_work_again(
     url = sockwise_lab.url("ok")
 
     async def body() -> int:
-        transport = AsyncRetryTransport(policy=make_policy(attempts=1), routes=ScriptedRoutes(proxies), max_proxies=3)
+        transport = AsyncRetryTransport(policy=make_policy(attempts=1), routes=CyclingRoutes(proxies), max_proxies=3)
         most = 0
         async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
             for _ in range(2 * len(proxies)):
@@ -247,7 +224,7 @@ def test_async_streamed_body_outlives_the_eviction_of_its_proxy(
     a, b, c = (sockwise_lab.add_proxy("healthy") for _ in range(3))
 
     async def body() -> None:
-        routes = ScriptedRoutes([a.proxy, b.proxy, c.proxy])
+        routes = CyclingRoutes([a.proxy, b.proxy, c.proxy])
         transport = AsyncRetryTransport(policy=make_policy(attempts=1), routes=routes, max_proxies=1)
         async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
             async with client.stream("GET", sockwise_lab.url("trickle", **TRICKLE), extensions=STREAM) as streamed:
@@ -275,7 +252,7 @@ def test_async_concurrent_requests_are_never_cut_by_evictions(
     url = sockwise_lab.url("trickle", **TRICKLE)
 
     async def body() -> list[tuple[int, bytes]]:
-        transport = AsyncRetryTransport(policy=make_policy(attempts=1), routes=ScriptedRoutes(proxies), max_proxies=2)
+        transport = AsyncRetryTransport(policy=make_policy(attempts=1), routes=CyclingRoutes(proxies), max_proxies=2)
         async with httpx.AsyncClient(transport=transport, timeout=5.0) as client:
 
             async def one() -> tuple[int, bytes]:

@@ -5,46 +5,22 @@ from __future__ import annotations
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 import requests
 
-from sockwise import ConfigError, Failure, PoolRoutes, Proxy, ProxyPool
+from sockwise import ConfigError, PoolRoutes, Proxy, ProxyPool
 from sockwise.lab import Lab, LabProxy
 from sockwise.requests import RetryAdapter, Session
 from sockwise.requests import _adapter as adapter_module
 from sockwise.requests._connection import AttemptState, current
-from sockwise.runner import Route
+from sockwise.testing import CyclingRoutes
 
 MakeSession = Callable[..., Session]
 Policy = Callable[..., Any]
 Held = Callable[[int], dict[str, int]]
-
-
-class ScriptedRoutes:
-    """A route provider that hands out the given proxies in order, one per attempt (cycling)."""
-
-    def __init__(self, proxies: Sequence[Proxy]) -> None:
-        self._proxies = list(proxies)
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def lease(self, host: str, exclude: frozenset[Route]) -> Route:
-        with self._lock:
-            proxy = self._proxies[self._next % len(self._proxies)]
-            self._next += 1
-        return proxy
-
-    def report(self, route: Route, host: str, failure: Failure | None, elapsed: float) -> None:
-        pass
-
-    def release(self, route: Route) -> None:
-        pass
-
-    def has_alternative(self, host: str, exclude: frozenset[Route]) -> bool:
-        return False
 
 
 class PausingAdapter(RetryAdapter):
@@ -154,7 +130,7 @@ def test_without_eviction_every_proxy_keeps_a_socket(
 ) -> None:
     """The control: with room for all 12 proxies, 12 sockets stay open (what the LRU bound prevents)."""
     proxies = _logins(lab_proxy, 12)
-    session = make_session(make_policy(attempts=1), routes=ScriptedRoutes(proxies), max_proxies=100)
+    session = make_session(make_policy(attempts=1), routes=CyclingRoutes(proxies), max_proxies=100)
     for _ in proxies:
         assert session.get(sockwise_lab.url("ok"), timeout=5).status_code == 200
     assert held(lab_proxy.port) == {"ESTABLISHED": 12}
@@ -167,7 +143,7 @@ def test_the_least_recently_used_proxy_is_evicted_and_its_socket_closed(
 ) -> None:
     """max_proxies=2, routes A B A C: B (not the recently used A) loses its manager and its socket."""
     a, b, c = (sockwise_lab.add_proxy("healthy") for _ in range(3))
-    session = make_session(make_policy(attempts=1), routes=ScriptedRoutes([a.proxy, b.proxy, a.proxy, c.proxy]))
+    session = make_session(make_policy(attempts=1), routes=CyclingRoutes([a.proxy, b.proxy, a.proxy, c.proxy]))
     session.adapter.max_proxies = 2
     url = sockwise_lab.url("ok")
     for expected in ({a.port: 1}, {a.port: 1, b.port: 1}, {a.port: 1, b.port: 1}, {a.port: 1, b.port: 0, c.port: 1}):
@@ -182,7 +158,7 @@ def test_a_streamed_response_outlives_the_eviction_of_its_proxy(
 ) -> None:
     """A body still being read when its proxy is evicted reads to the end; its socket closes when it is done."""
     a, b, c = (sockwise_lab.add_proxy("healthy") for _ in range(3))
-    session = make_session(make_policy(attempts=1), routes=ScriptedRoutes([a.proxy, b.proxy, c.proxy]), max_proxies=1)
+    session = make_session(make_policy(attempts=1), routes=CyclingRoutes([a.proxy, b.proxy, c.proxy]), max_proxies=1)
     streamed = session.get(sockwise_lab.url("ok"), stream=True, timeout=5)
     for _ in range(2):  # B, then C: A is evicted while its response is out
         assert session.get(sockwise_lab.url("ok"), timeout=5).status_code == 200
@@ -199,7 +175,7 @@ def test_threads_share_the_lru_safely(
 ) -> None:
     """4 threads x 12 requests over 24 proxies, max_proxies=3: all 200, sockets bounded, 3 managers left."""
     proxies = _logins(lab_proxy, 24)
-    session = make_session(make_policy(attempts=1), routes=ScriptedRoutes(proxies), max_proxies=3)
+    session = make_session(make_policy(attempts=1), routes=CyclingRoutes(proxies), max_proxies=3)
     url = sockwise_lab.url("ok")
     threads, per_thread = 4, 12
     statuses: list[int] = []
@@ -242,7 +218,7 @@ def test_a_proxy_evicted_while_a_request_holds_its_manager_still_serves_it(
     a, b = sockwise_lab.add_proxy("healthy"), sockwise_lab.add_proxy("healthy")
     adapter = PausingAdapter(
         make_policy(attempts=1),
-        routes=ScriptedRoutes([a.proxy, b.proxy]),
+        routes=CyclingRoutes([a.proxy, b.proxy]),
         max_proxies=1,
         pause_at=pause_at,
         pause_url=a.proxy.url,
@@ -276,7 +252,7 @@ def test_evictions_under_threads_in_flight_never_close_a_pool_in_use(
     """8 threads x 6 rounds over 24 proxies, max_proxies=2, a round all in flight at once: all 200, sockets bounded."""
     threads, rounds = 8, 6
     proxies = _logins(lab_proxy, 24, scheme)  # 3 rounds apart: a round's 8 proxies are never in the LRU
-    adapter = BarrierAdapter(make_policy(attempts=1), routes=ScriptedRoutes(proxies), max_proxies=2, parties=threads)
+    adapter = BarrierAdapter(make_policy(attempts=1), routes=CyclingRoutes(proxies), max_proxies=2, parties=threads)
     session = make_session(adapter=adapter)
     url = sockwise_lab.url("ok")
     statuses: list[int] = []
@@ -319,7 +295,7 @@ def test_close_during_a_request_through_a_proxy_lets_it_finish_then_closes_its_p
     """adapter.close() while a request holds a proxy pool: the request gets its 200, then the socket closes."""
     a = sockwise_lab.add_proxy("healthy")
     adapter = PausingAdapter(
-        make_policy(attempts=1), routes=ScriptedRoutes([a.proxy]), pause_at="pool", pause_url=a.proxy.url
+        make_policy(attempts=1), routes=CyclingRoutes([a.proxy]), pause_at="pool", pause_url=a.proxy.url
     )
     session = make_session(adapter=adapter)
     thread, outcome = _in_thread(lambda: session.get(sockwise_lab.url("ok"), timeout=5))
