@@ -291,15 +291,36 @@ class _Attempts:
     if sys.version_info >= (3, 11):
 
         async def _bounded(self, ctx: AttemptContext, timeout: float) -> ClientResponse:
-            began = time.monotonic()
-            scope = asyncio.timeout(timeout)
+            # asyncio.timeout's own logic, without its scope object and two extra coroutines:
+            # ~2.5 us a try instead of ~6.3 us. One timer cancels this task; only a cancellation
+            # that is ours alone (Task.uncancel back to where it stood) becomes the timeout.
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            assert task is not None  # a middleware runs inside aiohttp's request task
+            began = loop.time()
+            cancelling = task.cancelling()
+            fired = False
+
+            def expire() -> None:
+                nonlocal fired
+                fired = True
+                task.cancel()
+
+            handle = loop.call_at(began + timeout, expire)
             try:
-                async with scope:
-                    return await self._attempt(ctx)
-            except TimeoutError as exc:
-                if not scope.expired():
-                    raise  # aiohttp's own timeout, not ours
-                raise attempt_timeout_error(ctx, time.monotonic() - began) from exc
+                return await self._attempt(ctx)
+            except asyncio.CancelledError as exc:
+                if fired:
+                    fired = False  # taken back here
+                    if task.uncancel() <= cancelling:
+                        raise attempt_timeout_error(ctx, loop.time() - began) from exc
+                raise  # someone else's cancellation: it goes on
+            finally:
+                handle.cancel()
+                if fired:
+                    # The attempt ended some other way after the timer fired (it swallowed the
+                    # cancel, or turned it into an error): take our cancellation back.
+                    task.uncancel()
 
     else:
 

@@ -1,0 +1,79 @@
+"""The aiohttp middleware's per-try timer: ours becomes the timeout, anyone else's cancellation goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from typing import Any
+
+import pytest
+
+from sockwise.aiohttp import RetryMiddleware
+from sockwise.aiohttp._middleware import _Attempts
+from sockwise.runner import AttemptContext
+
+pytestmark = pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 bounds a try with asyncio.wait_for")
+
+
+class _Request:
+    body = None
+
+
+def _attempts(handler: Any) -> _Attempts:
+    return _Attempts(RetryMiddleware(), _Request(), handler, True)  # type: ignore[arg-type]
+
+
+def test_a_try_past_its_timeout_is_a_timeout_and_leaves_no_cancellation() -> None:
+    """A handler that never answers ends as asyncio.TimeoutError; the task is not left cancelling."""
+
+    async def never(request: object) -> object:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def main() -> int:
+        ctx = AttemptContext(1, "direct", 0.05)
+        with pytest.raises(asyncio.TimeoutError):
+            await _attempts(never)._bounded(ctx, 0.05)
+        task = asyncio.current_task()
+        assert task is not None
+        return task.cancelling()
+
+    assert asyncio.run(main()) == 0
+
+
+def test_a_handler_that_swallows_the_cancel_gets_its_answer_through() -> None:
+    """An attempt that survives the timer's cancel returns its response, and the cancellation is taken back."""
+    answer = object()
+
+    async def stubborn(request: object) -> object:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        return answer
+
+    async def main() -> tuple[object, int]:
+        got = await _attempts(stubborn)._bounded(AttemptContext(1, "direct", 0.05), 0.05)
+        task = asyncio.current_task()
+        assert task is not None
+        return got, task.cancelling()
+
+    assert asyncio.run(main()) == (answer, 0)
+
+
+def test_someone_elses_cancellation_is_not_a_timeout() -> None:
+    """The caller cancelling the request mid-try gets CancelledError, not a timeout."""
+    started = asyncio.Event()
+
+    async def slow(request: object) -> object:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def main() -> None:
+        inner = asyncio.create_task(_attempts(slow)._bounded(AttemptContext(1, "direct", 30.0), 30.0))
+        await started.wait()
+        inner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await inner
+
+    asyncio.run(asyncio.wait_for(main(), 10))
