@@ -27,12 +27,8 @@ import asyncio
 import importlib.metadata
 import os
 import platform
-import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,6 +38,7 @@ import aiohttp
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench import _callgrind as _callgrind_tool
 from bench._fast_origin import fast_origin, pin_client
 from sockwise.aiohttp import RetryMiddleware, session
 from sockwise.retry import RetryPolicy
@@ -185,29 +182,18 @@ def _version(dist: str) -> str:
         return "-"
 
 
-def _instructions(name: str, url: str, requests: int) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "cg.out")
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
-        command += [os.path.abspath(__file__), "--child", name, url, "--requests", str(requests), "--concurrency", "1"]
-        subprocess.run(command, check=True, capture_output=True, timeout=1200)
-        with open(out, encoding="utf-8") as f:
-            match = re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M)
-    if match is None:
-        raise RuntimeError("callgrind wrote no totals")
-    return int(match.group(1))
-
-
 def _callgrind(names: list[str], missing: list[str]) -> None:
-    if shutil.which("valgrind") is None:
+    if not _callgrind_tool.available():
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
         raise SystemExit(2)
-    low, high = 300, 1300  # the warm-up of each run is in both counts and cancels out
     per: dict[str, float] = {}
+    script = os.path.abspath(__file__)
     with fast_origin() as (host, port):
         url = f"http://{host}:{port}/"
         for name in names:
-            per[name] = (_instructions(name, url, high) - _instructions(name, url, low)) / (high - low)
+            per[name] = _callgrind_tool.per_request(
+                lambda n, name=name: [script, "--child", name, url, "--requests", str(n), "--concurrency", "1"]  # type: ignore[misc]
+            )
             print(f"{name} done", file=sys.stderr)
     print("## aiohttp retry overhead at zero faults, in instructions (callgrind, one request at a time)")
     print()

@@ -18,6 +18,7 @@ Run: ``python -m bench overhead_requests`` or ``python bench/overhead_requests.p
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import statistics
@@ -35,6 +36,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
+from bench import _callgrind as _callgrind_tool
 from bench._fast_origin import fast_origin, pin_client
 from sockwise import RetryPolicy
 from sockwise.requests import Session
@@ -125,6 +127,30 @@ def _run(get: Callable[[], object], count: int) -> tuple[float, float]:
     return time.perf_counter() - t0, _cpu() - cpu0
 
 
+def _callgrind() -> None:
+    if not _callgrind_tool.available():
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        raise SystemExit(2)
+    script = os.path.abspath(__file__)
+    per: dict[str, float] = {}
+    with fast_origin() as (host, port):
+        url = f"http://{host}:{port}/"
+        names = list(_clients(url)[0])
+        for name in names:
+            per[name] = _callgrind_tool.per_request(
+                lambda n, name=name: [script, "--child", name, url, "--requests", str(n)]  # type: ignore[misc]
+            )
+            print(f"{name} done", file=sys.stderr)
+    print("## requests integration overhead at zero faults, in instructions (callgrind, sequential GETs)")
+    print()
+    print("| client | instructions per GET | ratio (bare / its) |")
+    print("|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {per[name]:,.0f} | {per[BASELINE] / per[name]:.3f} |")
+    print()
+    print(f"Python {platform.python_version()}, requests {version('requests')}, urllib3 {version('urllib3')}.")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Interleave the clients for several rounds against the fast origin; print the table.
 
@@ -134,7 +160,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="sockwise requests overhead at zero faults")
     parser.add_argument("--requests", type=int, default=REQUESTS, help="sequential GETs per client per round")
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per GET with valgrind")
+    parser.add_argument("--child", nargs=2, metavar=("CLIENT", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv if argv is not None else [])
+    if args.child:
+        name, url = args.child
+        clients, closers, _ = _clients(url)
+        try:
+            _run(clients[name], args.requests)
+        finally:
+            for close in closers:
+                close()
+        return
+    if args.callgrind:
+        _callgrind()
+        return
     pin_client()
     with fast_origin() as (host, port):
         url = f"http://{host}:{port}/"

@@ -16,18 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 
-if __package__ in (None, ""):  # run as a script: make ``sockwise`` importable from the checkout
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
+if __package__ in (None, ""):  # run as a script: make ``sockwise`` and ``bench`` importable from the checkout
+    _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:0] = [os.path.join(_ROOT, "src"), _ROOT]
 
+from bench import _callgrind as _callgrind_tool
 from sockwise import Proxy
 from sockwise.pool import ProxyPool
 from sockwise.retry import RetryPolicy
@@ -106,24 +104,6 @@ async def _loop_only(name: str, requests: int) -> None:
         await call()
 
 
-def _instructions(name: str, requests: int) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "cg.out")
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
-        command += [os.path.abspath(__file__), "--only-loop", name, "--requests", str(requests)]
-        subprocess.run(
-            command,
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-        with open(out, encoding="utf-8") as f:
-            match = re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M)
-    if match is None:
-        raise RuntimeError("callgrind wrote no totals")
-    return int(match.group(1))
-
-
 def main(argv: list[str] | None = None) -> None:
     """Print the table: µs per request (median of rounds), or instructions per request with --callgrind."""
     parser = argparse.ArgumentParser(description="sockwise attempt-loop cost per request at zero faults")
@@ -139,14 +119,18 @@ def main(argv: list[str] | None = None) -> None:
     print("## sockwise attempt loop at zero faults (a trivial send: only the loop around it is measured)")
     print()
     if args.callgrind:
-        if shutil.which("valgrind") is None:
+        if not _callgrind_tool.available():
             print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
             raise SystemExit(2)
-        low, high = 2_000, 12_000
+        script = os.path.abspath(__file__)
         print("| way | instructions per request |")
         print("|---|---:|")
         for name in names:
-            per = (_instructions(name, high) - _instructions(name, low)) / (high - low)
+            per = _callgrind_tool.per_request(
+                lambda n, name=name: [script, "--only-loop", name, "--requests", str(n)],  # type: ignore[misc]
+                2_000,
+                12_000,
+            )
             print(f"| {name} | {per:,.0f} |")
     else:
         times: dict[str, list[float]] = {n: [] for n in names}
