@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.metadata
+import os
 import platform
 import resource
 import statistics
@@ -39,6 +40,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 
 import httpx
 
+from bench import _callgrind as _callgrind_tool
 from bench._fast_origin import fast_origin, pin_client
 from sockwise import RetryPolicy
 from sockwise.httpx import AsyncRetryTransport, RetryTransport
@@ -225,12 +227,53 @@ def _table(title: str, ways: list[Way], missing: list[str]) -> None:
         print(f"| {name} | not installed | | | |")
 
 
+def _callgrind() -> None:
+    if not _callgrind_tool.available():
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        raise SystemExit(2)
+    script = os.path.abspath(__file__)
+    per: dict[str, float] = {}
+    with fast_origin() as (host, port):
+        url = f"http://{host}:{port}/"
+        ways, _ = _sync_ways(url)
+        names = [w.name for w in ways]
+        for way in ways:
+            way.close()
+        for name in names:
+            per[name] = _callgrind_tool.per_request(
+                lambda n, name=name: [script, "--child", name, url, "--requests", str(n)]  # type: ignore[misc]
+            )
+            print(f"{name} done", file=sys.stderr)
+    print("## sockwise + httpx (sync) overhead at zero faults, in instructions (callgrind, sequential GETs)")
+    print()
+    print("| way | instructions per GET | ratio (bare / its) |")
+    print("|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {per[name]:,.0f} | {per[names[0]] / per[name]:.3f} |")
+    print()
+    print(f"Python {platform.python_version()}, httpx {_version('httpx')}, httpcore {_version('httpcore')}.")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the sync and async comparisons against a fast origin and print markdown tables."""
     parser = argparse.ArgumentParser(description="sockwise httpx transports vs bare httpx and retry wrappers")
     parser.add_argument("--requests", type=int, default=2000, help="GETs per way per round (default 2000)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per sync GET with valgrind")
+    parser.add_argument("--child", nargs=2, metavar=("WAY", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv if argv is not None else [])
+    if args.child:
+        name, url = args.child
+        ways, _ = _sync_ways(url)
+        try:
+            next(w for w in ways if w.name == name).run(args.requests)
+        finally:
+            for way in ways:
+                way.close()
+        return
+    if args.callgrind:
+        _callgrind()
+        return
     requests = max(1, min(args.requests, 100_000))
     rounds = max(1, min(args.rounds, 50))
 
