@@ -168,7 +168,11 @@ def test_refused(sockwise_lab: Lab) -> None:
 
 def test_reset_on_accept(sockwise_lab: Lab) -> None:
     """`reset-on-accept`: connect() succeeds; recv() raises ECONNRESET, then send() EPIPE."""
-    with socket.create_connection(sockwise_lab.address("reset-on-accept"), timeout=5) as sock:
+    # A blocking connect: one with a timeout polls and then reads SO_ERROR, where an RST that came
+    # in meanwhile surfaces as connect()'s own ECONNRESET (a race, seen in CI). Blocking, connect()
+    # returns at the handshake and the RST waits for the next call, which is what this pins.
+    with socket.create_connection(sockwise_lab.address("reset-on-accept")) as sock:
+        sock.settimeout(5)
         with pytest.raises(ConnectionResetError) as info:
             sock.recv(1)
         assert info.value.errno == 104
