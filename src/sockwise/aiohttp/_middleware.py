@@ -28,10 +28,10 @@ from sockwise.runner import (
     SYSTEM_CLOCK,
     AttemptContext,
     Clock,
-    FixedProxyRoutes,
     ResponseInfo,
     RouteProvider,
     Runner,
+    resolve_routes,
 )
 
 if TYPE_CHECKING:
@@ -62,20 +62,6 @@ def _release(response: ClientResponse) -> None:
     # A read body has already returned its connection to the pool; an unread one is closed
     # (aiohttp will not pool a connection with unread bytes).
     response.release()
-
-
-def _resolve_routes(routes: RouteProvider | None, proxy: Proxy | str | None) -> RouteProvider | None:
-    if proxy is None:
-        return routes
-    if routes is not None:
-        raise ConfigError("give either proxy= (one fixed proxy) or routes= (a route provider), not both")
-    if isinstance(proxy, str):
-        from sockwise.pool import parse_proxy
-
-        proxy = parse_proxy(proxy)
-    if not isinstance(proxy, Proxy):
-        raise ConfigError(f"proxy must be a sockwise.Proxy or a proxy URL such as http://host:8080, got {proxy!r}")
-    return FixedProxyRoutes(proxy)
 
 
 class RetryMiddleware:
@@ -149,7 +135,7 @@ class RetryMiddleware:
         rng: random.Random | None = None,
         logger: logging.Logger = _LOGGER,
     ) -> None:
-        resolved = _resolve_routes(routes, proxy)
+        resolved = resolve_routes(routes, proxy)
         kwargs: dict[str, object] = {}
         if resolved is not None:
             kwargs["routes"] = resolved

@@ -22,9 +22,9 @@ from sockwise._exceptions import ConfigError
 from sockwise._model import Attempt, Phase, Proxy
 from sockwise._sockopts import KeepAlive, apply_socket_options
 from sockwise.aiohttp._hints import CURRENT_ATTEMPT, PhaseHintsMixin, trace_config
-from sockwise.aiohttp._middleware import SOCKS_SCHEMES, RetryMiddleware, _resolve_routes
+from sockwise.aiohttp._middleware import SOCKS_SCHEMES, RetryMiddleware
 from sockwise.retry import RetryPolicy
-from sockwise.runner import DirectRoutes, FixedProxyRoutes, PoolRoutes, RouteProvider
+from sockwise.runner import DirectRoutes, FixedProxyRoutes, PoolRoutes, RouteProvider, resolve_routes
 
 if TYPE_CHECKING:
     from aiohttp import ClientMiddlewareType
@@ -451,7 +451,7 @@ def session(
             "sockwise.aiohttp.session builds its own connector; pass connector_args={...}, or use "
             "aiohttp.ClientSession(connector=..., middlewares=[RetryMiddleware()]) with your connector"
         )
-    resolved = _resolve_routes(routes, proxy)
+    resolved = resolve_routes(routes, proxy)
     retry = RetryMiddleware(policy, routes=resolved, on_attempt=on_attempt, stream=stream)
     args = dict(connector_args or {})
     max_socks: int | None = args.pop("max_socks_proxies", DEFAULT_MAX_SOCKS_PROXIES)

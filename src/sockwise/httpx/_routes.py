@@ -20,6 +20,7 @@ from sockwise._exceptions import ConfigError
 from sockwise._model import Proxy
 from sockwise._sockopts import KeepAlive
 from sockwise.runner import DIRECT, FixedProxyRoutes, Route, RouteProvider
+from sockwise.runner import resolve_routes as runner_resolve_routes
 
 __all__ = [
     "DEFAULT_MAX_PROXIES",
@@ -275,17 +276,7 @@ def resolve_routes(routes: RouteProvider | None, proxy: Proxy | str | None) -> R
     Raises:
         ConfigError: both given, a proxy string that does not parse, or a proxy httpx cannot use.
     """
-    if proxy is None:
-        if isinstance(routes, FixedProxyRoutes):
-            check_proxy(routes.proxy)
-        return routes
-    if routes is not None:
-        raise ConfigError("give either proxy= (one fixed proxy) or routes= (a route provider), not both")
-    if isinstance(proxy, str):
-        from sockwise.pool import parse_proxy
-
-        proxy = parse_proxy(proxy)
-    if not isinstance(proxy, Proxy):
-        raise ConfigError(f"proxy must be a sockwise.Proxy or a proxy URL such as http://host:8080, got {proxy!r}")
-    check_proxy(proxy)
-    return FixedProxyRoutes(proxy)
+    resolved = runner_resolve_routes(routes, proxy)
+    if isinstance(resolved, FixedProxyRoutes):
+        check_proxy(resolved.proxy)
+    return resolved

@@ -25,7 +25,8 @@ from sockwise.requests._errors import library_error
 from sockwise.requests._options import ONE_SHOT, check_overrides, current_overrides, merge
 from sockwise.requests._socks import SocksPoolManager
 from sockwise.retry import RetryPolicy
-from sockwise.runner import DIRECT, AttemptContext, DirectRoutes, FixedProxyRoutes, RouteProvider, Runner
+from sockwise.runner import DIRECT, AttemptContext, DirectRoutes, RouteProvider, Runner
+from sockwise.runner import resolve_routes as runner_resolve_routes
 
 __all__ = ["RetryAdapter", "resolve_routes"]
 
@@ -90,17 +91,8 @@ def resolve_routes(routes: RouteProvider | None, proxy: Proxy | str | None) -> R
     Raises:
         ConfigError: both given, or a proxy string that does not parse.
     """
-    if proxy is None:
-        return routes if routes is not None else DirectRoutes()
-    if routes is not None:
-        raise ConfigError("give either proxy= (one fixed proxy) or routes= (a route provider), not both")
-    if isinstance(proxy, str):
-        from sockwise.pool import parse_proxy
-
-        proxy = parse_proxy(proxy)
-    if not isinstance(proxy, Proxy):
-        raise ConfigError(f"proxy must be a sockwise.Proxy or a proxy URL such as http://host:8080, got {proxy!r}")
-    return FixedProxyRoutes(proxy)
+    resolved = runner_resolve_routes(routes, proxy)
+    return resolved if resolved is not None else DirectRoutes()
 
 
 class RetryAdapter(HTTPAdapter):

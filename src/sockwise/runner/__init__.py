@@ -18,7 +18,15 @@ from sockwise.runner._flow import (
     inspect_response,
 )
 from sockwise.runner._pool_routes import PoolRoutes
-from sockwise.runner._routes import DIRECT, DirectRoutes, FixedProxyRoutes, Route, RouteProvider, route_label
+from sockwise.runner._routes import (
+    DIRECT,
+    DirectRoutes,
+    FixedProxyRoutes,
+    Route,
+    RouteProvider,
+    resolve_routes,
+    route_label,
+)
 from sockwise.runner._runner import Runner
 
 __all__ = [
@@ -41,5 +49,6 @@ __all__ = [
     "SystemClock",
     "attempt_flow",
     "inspect_response",
+    "resolve_routes",
     "route_label",
 ]

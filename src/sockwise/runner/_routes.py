@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Final, Literal, Protocol, TypeAlias, runtime_checkable
 
+from sockwise._exceptions import ConfigError
 from sockwise._model import Failure, Proxy
 
-__all__ = ["DIRECT", "DirectRoutes", "FixedProxyRoutes", "Route", "RouteProvider", "route_label"]
+__all__ = ["DIRECT", "DirectRoutes", "FixedProxyRoutes", "Route", "RouteProvider", "resolve_routes", "route_label"]
 
 DIRECT: Final = "direct"
 """The route without a proxy."""
@@ -111,3 +112,29 @@ class FixedProxyRoutes:
     def has_alternative(self, host: str, exclude: frozenset[Route]) -> bool:
         """Never: there is one route."""
         return False
+
+
+def resolve_routes(routes: RouteProvider | None, proxy: Proxy | str | None) -> RouteProvider | None:
+    """The route provider an integration's ``routes=`` / ``proxy=`` arguments ask for.
+
+    Args:
+        routes: a route provider, or None.
+        proxy: one fixed proxy (a :class:`~sockwise.Proxy` or a URL), or None.
+
+    Returns:
+        ``routes``; a :class:`FixedProxyRoutes` for ``proxy``; None when neither is given (direct).
+
+    Raises:
+        ConfigError: both given, a proxy URL that does not parse, or a proxy of another type.
+    """
+    if proxy is None:
+        return routes
+    if routes is not None:
+        raise ConfigError("give either proxy= (one fixed proxy) or routes= (a route provider), not both")
+    if isinstance(proxy, str):
+        from sockwise.pool import parse_proxy
+
+        proxy = parse_proxy(proxy)
+    if not isinstance(proxy, Proxy):
+        raise ConfigError(f"proxy must be a sockwise.Proxy or a proxy URL such as http://host:8080, got {proxy!r}")
+    return FixedProxyRoutes(proxy)
