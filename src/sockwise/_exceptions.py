@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sockwise._model import Attempt, Failure
 
-__all__ = ["ConfigError", "ProxyParseError", "RequestFailed", "SockwiseError", "StoreUnavailable"]
+__all__ = ["ConfigError", "ProxyParseError", "RequestFailed", "SockwiseError", "StoreUnavailable", "request_failed"]
 
 
 class SockwiseError(Exception):
@@ -75,3 +75,21 @@ class RequestFailed(SockwiseError):
         self.failure = failure
         self.attempts = tuple(attempts)
         self.reason = reason
+
+
+def request_failed(exc: BaseException) -> RequestFailed | None:
+    """The :class:`RequestFailed` a sockwise integration attached to ``exc`` (its ``.sockwise``).
+
+    Each integration raises its library's own exception type when retries end, so the caller's
+    ``except httpx.HTTPError`` / ``aiohttp.ClientError`` / ``requests.RequestException`` still
+    catches it; the story rides along as ``.sockwise``.
+
+    Args:
+        exc: an exception caught around an httpx, aiohttp or requests call.
+
+    Returns:
+        Its ``.sockwise`` (the failure, every attempt and why retrying stopped), or None when
+        sockwise did not raise it.
+    """
+    found = getattr(exc, "sockwise", None)
+    return found if isinstance(found, RequestFailed) else None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, cast
 
 import aiohttp
 
-from sockwise._exceptions import RequestFailed, SockwiseError
+from sockwise._exceptions import RequestFailed, SockwiseError, request_failed
 from sockwise._model import Attempt, Failure, Phase
 
 if TYPE_CHECKING:
@@ -112,20 +112,6 @@ def library_error(failed: RequestFailed) -> Exception:
     error.args = (str(failed),)
     error.sockwise = failed
     return error
-
-
-def request_failed(exc: BaseException) -> RequestFailed | None:
-    """The :class:`~sockwise.RequestFailed` sockwise attached to ``exc``.
-
-    Args:
-        exc: an exception caught around an aiohttp call.
-
-    Returns:
-        Its ``.sockwise`` (the failure, every attempt and why retrying stopped), or None when
-        sockwise did not raise it.
-    """
-    found = getattr(exc, "sockwise", None)
-    return found if isinstance(found, RequestFailed) else None
 
 
 _CONNECTING = frozenset({Phase.DNS, Phase.PROXY_CONNECT, Phase.PROXY_HANDSHAKE, Phase.CONNECT, Phase.TLS})

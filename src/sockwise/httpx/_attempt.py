@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import httpx
 
-from sockwise._exceptions import ConfigError, RequestFailed, SockwiseError
+from sockwise._exceptions import ConfigError, RequestFailed, SockwiseError, request_failed
 from sockwise._model import Phase
 from sockwise.httpx._watchdog import shutdown_socket
 from sockwise.runner import AttemptContext
@@ -342,17 +342,3 @@ def library_error(failed: RequestFailed, request: httpx.Request) -> Exception:
         error = httpx.TransportError(str(failed), request=request)
     error.sockwise = failed  # type: ignore[attr-defined]
     return error
-
-
-def request_failed(exc: BaseException) -> RequestFailed | None:
-    """The :class:`~sockwise.RequestFailed` a sockwise transport attached to ``exc`` (typed ``exc.sockwise``).
-
-    Args:
-        exc: an exception caught around an httpx call.
-
-    Returns:
-        Its ``.sockwise`` (the failure, every attempt and why retrying stopped), or None when
-        sockwise did not raise it.
-    """
-    found = getattr(exc, "sockwise", None)
-    return found if isinstance(found, RequestFailed) else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from sockwise._exceptions import RequestFailed, SockwiseError
+from sockwise._exceptions import RequestFailed, SockwiseError, request_failed
 from sockwise._model import Blame, ErrorCode
 
 __all__ = ["library_error", "request_failed"]
@@ -49,17 +49,3 @@ def library_error(failed: RequestFailed, request: requests.PreparedRequest) -> B
         error = cause
     error.sockwise = failed  # type: ignore[attr-defined]
     return error
-
-
-def request_failed(exc: BaseException) -> RequestFailed | None:
-    """The :class:`~sockwise.RequestFailed` a sockwise adapter attached to ``exc`` (typed ``exc.sockwise``).
-
-    Args:
-        exc: an exception caught around a requests call.
-
-    Returns:
-        Its ``.sockwise`` (the failure, every attempt and why retrying stopped), or None when
-        sockwise did not raise it.
-    """
-    found = getattr(exc, "sockwise", None)
-    return found if isinstance(found, RequestFailed) else None
