@@ -39,3 +39,39 @@ def instructions(child_args: Sequence[str]) -> int:
 def per_request(child_args: Callable[[int], Sequence[str]], low: int = LOW, high: int = HIGH) -> float:
     """Instructions of one request: ``child_args(n)`` runs n requests of one way."""
     return (instructions(child_args(high)) - instructions(child_args(low))) / (high - low)
+
+
+def compare(
+    title: str,
+    names: Sequence[str],
+    child_args: Callable[[str, int], Sequence[str]],
+    *,
+    footer: str,
+    missing: Sequence[str] = (),
+) -> None:
+    """Measure each way (the first is the baseline) and print the markdown table of instructions per request.
+
+    Args:
+        title: the table's heading.
+        names: the ways, baseline first.
+        child_args: ``(way, n)`` -> the arguments that run n requests of that way.
+        footer: versions and setup, printed under the table.
+        missing: peers not installed, listed with no figures.
+    """
+    if not available():
+        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
+        raise SystemExit(2)
+    per: dict[str, float] = {}
+    for name in names:
+        per[name] = per_request(lambda n, name=name: child_args(name, n))  # type: ignore[misc]
+        print(f"{name} done", file=sys.stderr)
+    print(f"## {title}")
+    print()
+    print("| way | instructions per request | ratio (baseline / its) |")
+    print("|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {per[name]:,.0f} | {per[names[0]] / per[name]:.3f} |")
+    for note in missing:
+        print(f"| {note} | - | - |")
+    print()
+    print(footer)

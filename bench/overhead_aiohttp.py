@@ -183,28 +183,16 @@ def _version(dist: str) -> str:
 
 
 def _callgrind(names: list[str], missing: list[str]) -> None:
-    if not _callgrind_tool.available():
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
-        raise SystemExit(2)
-    per: dict[str, float] = {}
     script = os.path.abspath(__file__)
     with fast_origin() as (host, port):
         url = f"http://{host}:{port}/"
-        for name in names:
-            per[name] = _callgrind_tool.per_request(
-                lambda n, name=name: [script, "--child", name, url, "--requests", str(n), "--concurrency", "1"]  # type: ignore[misc]
-            )
-            print(f"{name} done", file=sys.stderr)
-    print("## aiohttp retry overhead at zero faults, in instructions (callgrind, one request at a time)")
-    print()
-    print("| way | instructions per GET | ratio (bare / its) |")
-    print("|---|---:|---:|")
-    for name in names:
-        print(f"| {name} | {per[name]:,.0f} | {per['bare aiohttp'] / per[name]:.3f} |")
-    for note in missing:
-        print(f"| {note} | - | - |")
-    print()
-    print(f"Python {platform.python_version()}, aiohttp {_version('aiohttp')}, valgrind callgrind.")
+        _callgrind_tool.compare(
+            "aiohttp retry overhead at zero faults, in instructions (callgrind, one request at a time)",
+            names,
+            lambda name, n: [script, "--child", name, url, "--requests", str(n), "--concurrency", "1"],
+            footer=f"Python {platform.python_version()}, aiohttp {_version('aiohttp')}, valgrind callgrind.",
+            missing=missing,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

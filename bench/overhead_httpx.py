@@ -228,30 +228,19 @@ def _table(title: str, ways: list[Way], missing: list[str]) -> None:
 
 
 def _callgrind() -> None:
-    if not _callgrind_tool.available():
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
-        raise SystemExit(2)
     script = os.path.abspath(__file__)
-    per: dict[str, float] = {}
     with fast_origin() as (host, port):
         url = f"http://{host}:{port}/"
-        ways, _ = _sync_ways(url)
-        names = [w.name for w in ways]
+        ways, missing = _sync_ways(url)
         for way in ways:
             way.close()
-        for name in names:
-            per[name] = _callgrind_tool.per_request(
-                lambda n, name=name: [script, "--child", name, url, "--requests", str(n)]  # type: ignore[misc]
-            )
-            print(f"{name} done", file=sys.stderr)
-    print("## sockwise + httpx (sync) overhead at zero faults, in instructions (callgrind, sequential GETs)")
-    print()
-    print("| way | instructions per GET | ratio (bare / its) |")
-    print("|---|---:|---:|")
-    for name in names:
-        print(f"| {name} | {per[name]:,.0f} | {per[names[0]] / per[name]:.3f} |")
-    print()
-    print(f"Python {platform.python_version()}, httpx {_version('httpx')}, httpcore {_version('httpcore')}.")
+        _callgrind_tool.compare(
+            "sockwise + httpx (sync) overhead at zero faults, in instructions (callgrind, sequential GETs)",
+            [w.name for w in ways],
+            lambda name, n: [script, "--child", name, url, "--requests", str(n)],
+            footer=f"Python {platform.python_version()}, httpx {_version('httpx')}, httpcore {_version('httpcore')}.",
+            missing=missing,
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -128,27 +128,15 @@ def _run(get: Callable[[], object], count: int) -> tuple[float, float]:
 
 
 def _callgrind() -> None:
-    if not _callgrind_tool.available():
-        print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
-        raise SystemExit(2)
     script = os.path.abspath(__file__)
-    per: dict[str, float] = {}
     with fast_origin() as (host, port):
         url = f"http://{host}:{port}/"
-        names = list(_clients(url)[0])
-        for name in names:
-            per[name] = _callgrind_tool.per_request(
-                lambda n, name=name: [script, "--child", name, url, "--requests", str(n)]  # type: ignore[misc]
-            )
-            print(f"{name} done", file=sys.stderr)
-    print("## requests integration overhead at zero faults, in instructions (callgrind, sequential GETs)")
-    print()
-    print("| client | instructions per GET | ratio (bare / its) |")
-    print("|---|---:|---:|")
-    for name in names:
-        print(f"| {name} | {per[name]:,.0f} | {per[BASELINE] / per[name]:.3f} |")
-    print()
-    print(f"Python {platform.python_version()}, requests {version('requests')}, urllib3 {version('urllib3')}.")
+        _callgrind_tool.compare(
+            "requests integration overhead at zero faults, in instructions (callgrind, sequential GETs)",
+            list(_clients(url)[0]),
+            lambda name, n: [script, "--child", name, url, "--requests", str(n)],
+            footer=f"Python {platform.python_version()}, requests {version('requests')}, urllib3 {version('urllib3')}.",
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
