@@ -267,12 +267,8 @@ def attempt_flow(
     while True:
         route = routes.lease(host, exclude)
         began = monotonic()
-        if state is not None:
-            timeout = state.attempt_timeout(began)
-        elif policy.deadline is None:
-            timeout = policy.timeout
-        else:
-            timeout = attempt_timeout(policy, start, began)
+        # The state holds this same policy and start: no need to build it for the timeout.
+        timeout = policy.timeout if policy.deadline is None else attempt_timeout(policy, start, began)
         ctx = AttemptContext(number, route, timeout, fresh)
         try:
             reply = yield ctx
