@@ -16,34 +16,16 @@ from aiohttp.client_reqrep import ConnectionKey, RequestInfo
 from multidict import CIMultiDict, CIMultiDictProxy
 from python_socks._errors import IncompleteReadError
 from python_socks._protocols.errors import ReplyError
+from tests.classify._helpers import Shape, caught, raise_, shape
 from yarl import URL
 
-from sockwise import Blame, ErrorCode, Failure, Phase
+from sockwise import Blame, ErrorCode, Phase
 from sockwise._classify import classify
 
-Shape = tuple[ErrorCode, Phase, Blame, "bool | None", "int | None", "int | None"]
 E, P, B = ErrorCode, Phase, Blame
 
 KEY = ConnectionKey("127.0.0.1", 8443, True, True, None, None, None, None)
 PROXY_URL = URL("http://user:s3cret@127.0.0.1:3128")
-
-
-def shape(failure: Failure) -> Shape:
-    return (failure.code, failure.phase, failure.blame, failure.request_sent, failure.errno, failure.status)
-
-
-def caught(fn: Callable[[], object]) -> BaseException:
-    try:
-        fn()
-    except BaseException as exc:
-        return exc
-    raise AssertionError("nothing was raised")
-
-
-def raise_(exc: BaseException, cause: BaseException | None = None) -> None:
-    if cause is None:
-        raise exc
-    raise exc from cause
 
 
 def connector(cls: type[aiohttp.ClientConnectorError], os_error: BaseException) -> BaseException:

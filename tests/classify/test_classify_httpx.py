@@ -13,11 +13,11 @@ import httpx
 import pytest
 from httpcore._exceptions import map_exceptions
 from httpx._transports.default import map_httpcore_exceptions
+from tests.classify._helpers import Shape, caught, raise_, shape
 
-from sockwise import Blame, ErrorCode, Failure, Phase
+from sockwise import Blame, ErrorCode, Phase
 from sockwise._classify import classify
 
-Shape = tuple[ErrorCode, Phase, Blame, "bool | None", "int | None", "int | None"]
 E, P, B = ErrorCode, Phase, Blame
 
 # httpcore's sync backend maps, verbatim (httpcore/_backends/sync.py).
@@ -37,24 +37,6 @@ ANYIO_READ_MAP: dict[type[Exception], type[Exception]] = {
     anyio.ClosedResourceError: httpcore.ReadError,
     anyio.EndOfStream: httpcore.ReadError,
 }
-
-
-def shape(failure: Failure) -> Shape:
-    return (failure.code, failure.phase, failure.blame, failure.request_sent, failure.errno, failure.status)
-
-
-def caught(fn: Callable[[], object]) -> BaseException:
-    try:
-        fn()
-    except BaseException as exc:
-        return exc
-    raise AssertionError("nothing was raised")
-
-
-def raise_(exc: BaseException, cause: BaseException | None = None) -> None:
-    if cause is None:
-        raise exc
-    raise exc from cause
 
 
 def core(exc_map: dict[type[Exception], type[Exception]], raw: BaseException) -> BaseException:

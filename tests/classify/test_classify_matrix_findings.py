@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import ssl
-from collections.abc import Callable
 
 import aiohttp
 import anyio
@@ -19,39 +18,14 @@ import requests.exceptions as rex
 import urllib3.exceptions as u
 from aiohttp.client_reqrep import ConnectionKey
 from httpx._transports.default import map_httpcore_exceptions
+from tests.classify._helpers import caught, raise_, shape
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.util.retry import Retry
 
-from sockwise import Blame, ErrorCode, Failure, Phase, classify
+from sockwise import Blame, ErrorCode, Phase, classify
 
-Shape = tuple[ErrorCode, Phase, Blame, "bool | None", "int | None", "int | None"]
 E, P, B = ErrorCode, Phase, Blame
 POOL = HTTPConnectionPool("127.0.0.1", 8080)
-
-
-def shape(failure: Failure) -> Shape:
-    return (failure.code, failure.phase, failure.blame, failure.request_sent, failure.errno, failure.status)
-
-
-def caught(fn: Callable[[], object], handling: BaseException | None = None) -> BaseException:
-    """Run ``fn`` (inside an ``except`` for ``handling``, when given) and return what it raised."""
-    try:
-        if handling is None:
-            fn()
-        else:
-            try:
-                raise handling
-            except BaseException:
-                fn()
-    except BaseException as exc:
-        return exc
-    raise AssertionError("nothing was raised")
-
-
-def raise_(exc: BaseException, cause: BaseException | None = None) -> None:
-    if cause is None:
-        raise exc
-    raise exc from cause
 
 
 def reset() -> ConnectionResetError:

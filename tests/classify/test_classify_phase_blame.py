@@ -6,17 +6,14 @@ import http.client
 import socket
 
 import pytest
+from tests.classify._helpers import shape
 
-from sockwise import Blame, ErrorCode, Failure, Phase
+from sockwise import Blame, ErrorCode, Phase
 from sockwise._classify import classify, classify_status
 
 E, P, B = ErrorCode, Phase, Blame
 RESET = ConnectionResetError(104, "Connection reset by peer")
 REFUSED = ConnectionRefusedError(111, "Connection refused")
-
-
-def shape(failure: Failure) -> tuple[object, ...]:
-    return (failure.code, failure.phase, failure.blame, failure.request_sent, failure.errno, failure.status)
 
 
 @pytest.mark.parametrize(

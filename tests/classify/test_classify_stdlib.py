@@ -10,20 +10,15 @@ import ssl
 import urllib.error
 
 import pytest
+from tests.classify._helpers import Shape, shape
 
-from sockwise import Blame, ErrorCode, Failure, Phase
+from sockwise import Blame, ErrorCode, Phase
 from sockwise._classify import classify
 from sockwise._classify._stdlib import build_ssl_table
-
-Shape = tuple[ErrorCode, Phase, Blame, "bool | None", "int | None", "int | None"]
 
 E = ErrorCode
 P = Phase
 B = Blame
-
-
-def shape(failure: Failure) -> Shape:
-    return (failure.code, failure.phase, failure.blame, failure.request_sent, failure.errno, failure.status)
 
 
 def _ssl_error(cls: type[ssl.SSLError], number: int, reason: str | None, message: str) -> ssl.SSLError:

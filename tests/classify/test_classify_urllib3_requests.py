@@ -13,44 +13,19 @@ import requests
 import requests.exceptions as rex
 import urllib3
 import urllib3.exceptions as u
+from tests.classify._helpers import Shape, caught, raise_, shape
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
-from sockwise import Blame, ErrorCode, Failure, Phase
+from sockwise import Blame, ErrorCode, Phase
 from sockwise._classify import classify
 
-Shape = tuple[ErrorCode, Phase, Blame, "bool | None", "int | None", "int | None"]
 E, P, B = ErrorCode, Phase, Blame
 
 POOL = HTTPConnectionPool("127.0.0.1", 8080)
 TLS_POOL = HTTPSConnectionPool("127.0.0.1", 8443)
 CONN = HTTPConnection("127.0.0.1", 8080)
-
-
-def shape(failure: Failure) -> Shape:
-    return (failure.code, failure.phase, failure.blame, failure.request_sent, failure.errno, failure.status)
-
-
-def caught(fn: Callable[[], object], handling: BaseException | None = None) -> BaseException:
-    """Run ``fn`` (inside an ``except`` for ``handling``, when given) and return what it raised."""
-    try:
-        if handling is None:
-            fn()
-        else:
-            try:
-                raise handling
-            except BaseException:
-                fn()
-    except BaseException as exc:
-        return exc
-    raise AssertionError("nothing was raised")
-
-
-def raise_(exc: BaseException, cause: BaseException | None = None) -> None:
-    if cause is None:
-        raise exc
-    raise exc from cause
 
 
 # --- urllib3's own constructions -------------------------------------------------------------
