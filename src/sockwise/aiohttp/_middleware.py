@@ -20,14 +20,15 @@ from yarl import URL
 from sockwise._exceptions import ConfigError, RequestFailed
 from sockwise._model import Attempt, Phase, Proxy
 from sockwise.aiohttp._errors import attempt_timeout_error, library_error
-from sockwise.aiohttp._hints import CURRENT_ATTEMPT
-from sockwise.aiohttp._options import OVERRIDES
+from sockwise.aiohttp._hints import CURRENT_ATTEMPT, PhaseHintsMixin
+from sockwise.aiohttp._options import OVERRIDES, RequestOptions
 from sockwise.retry import RetryPolicy
 from sockwise.runner import (
     DIRECT,
     SYSTEM_CLOCK,
     AttemptContext,
     Clock,
+    Raised,
     ResponseInfo,
     RouteProvider,
     Runner,
@@ -121,7 +122,7 @@ class RetryMiddleware:
             request is made: it would otherwise go out directly).
     """
 
-    __slots__ = ("_proxy_args", "_runner", "_stream")
+    __slots__ = ("_proxy_args", "_runner", "_session", "_session_hinted", "_stream")
 
     def __init__(
         self,
@@ -156,6 +157,9 @@ class RetryMiddleware:
         )
         self._stream = stream
         self._proxy_args: dict[Proxy, tuple[URL, str | None]] = {}
+        # The session of the last request, and whether it reads the running attempt (see _hinted).
+        self._session: aiohttp.ClientSession | None = None
+        self._session_hinted = True
 
     @property
     def runner(self) -> Runner:
@@ -177,15 +181,61 @@ class RetryMiddleware:
             RetryError: retries ended on an error (an ``aiohttp.ClientError``; ``.sockwise`` holds the story).
             ConfigError: a bad per-request override.
         """
+        runner = self._runner
+        options = OVERRIDES.get()
+        body = request.body
+        one_shot = False if not body else not isinstance(body, BytesPayload)
+        ctx = runner.begin(request.url.raw_host or "") if options is None and not one_shot else None
+        if ctx is None:
+            return await self._run(request, handler, options, one_shot)
+        # The default policy on a static route: the runner's short path (begin, settle), and the
+        # first attempt made right here when it is direct and untimed (the usual request).
+        send: _Attempts | None = None
+        reply: ClientResponse | Raised
+        try:
+            if ctx.route is DIRECT and ctx.timeout is None:
+                token = CURRENT_ATTEMPT.set(ctx) if self._hinted(request) else None
+                try:
+                    # _Attempts._attempt, inlined: one coroutine layer less on every request.
+                    response = await handler(request)
+                    if not self._stream:
+                        ctx.phase = Phase.BODY
+                        try:
+                            await response.read()
+                        except BaseException:
+                            response.close()  # never hand a half-read connection back to the pool
+                            raise
+                finally:
+                    if token is not None:
+                        CURRENT_ATTEMPT.reset(token)
+            else:
+                send = _Attempts(self, request, handler, self._stream)
+                response = await send(ctx)
+        except Exception as exc:
+            reply = Raised(exc)
+        else:
+            if runner.settle(ctx, response) is not None:
+                return response
+            reply = response
+        if send is None:
+            send = _Attempts(self, request, handler, self._stream)
+        try:
+            result = await runner.aresume(send, ctx, reply, method=request.method, host=request.url.raw_host or "")
+        except RequestFailed as failed:
+            raise library_error(failed) from failed
+        return result.response
+
+    async def _run(
+        self, request: ClientRequest, handler: ClientHandlerType, options: RequestOptions | None, one_shot: bool
+    ) -> ClientResponse:
+        # Per-request overrides, a one-shot body, a route provider that learns or a hook: the whole loop.
         stream = self._stream
         overrides: Mapping[str, object] | None = None
-        options = OVERRIDES.get()
         if options is not None:
             overrides = options.policy
             if options.stream is not None:
                 stream = options.stream
-        body = request.body
-        if body and not isinstance(body, BytesPayload):
+        if one_shot:
             # A stream or file body may be consumed by the first try: only a failure that
             # provably sent nothing may be retried.
             overrides = {**overrides, **_ONE_SHOT} if overrides else _ONE_SHOT
@@ -197,6 +247,15 @@ class RetryMiddleware:
         except RequestFailed as failed:
             raise library_error(failed) from failed
         return result.response
+
+    def _hinted(self, request: ClientRequest) -> bool:
+        """Whether anything in ``request``'s session reads the running attempt (a hinting connector, trace configs)."""
+        session = request.session
+        if session is not self._session:
+            # A session's connector and trace configs are fixed when it is made: asked once per session.
+            self._session = session
+            self._session_hinted = isinstance(session.connector, PhaseHintsMixin) or bool(session.trace_configs)
+        return self._session_hinted
 
     def _proxy(self, proxy: Proxy) -> tuple[URL, str | None]:
         args = self._proxy_args.get(proxy)
@@ -235,19 +294,7 @@ class _Attempts:
         try:
             if ctx.timeout is not None:
                 return await self._bounded(ctx, ctx.timeout)
-            if ctx.number > 1:
-                self._check_body()
-            # _attempt inlined: this is the path of every request without a per-try timeout.
-            response = await self._handler(self._request)
-            if self._stream:
-                return response
-            ctx.phase = Phase.BODY
-            try:
-                await response.read()
-            except BaseException:
-                response.close()
-                raise
-            return response
+            return await self._attempt(ctx)
         finally:
             CURRENT_ATTEMPT.reset(token)
 

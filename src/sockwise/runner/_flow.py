@@ -86,6 +86,8 @@ class AttemptContext:
         fresh_connection: do not reuse a pooled keep-alive connection (after the stale race).
         phase: set by the integration as the attempt progresses (a hint for the classifier).
         reused_connection: set by the integration when the attempt used a pooled connection.
+        began: the runner clock's monotonic time when the attempt began (for the first
+            attempt, also when the request began).
     """
 
     number: int
@@ -94,6 +96,7 @@ class AttemptContext:
     fresh_connection: bool = False
     phase: Phase | None = None
     reused_connection: bool = False
+    began: float = 0.0
 
     @property
     def proxy(self) -> Proxy | None:
@@ -231,6 +234,7 @@ def attempt_flow(
     rng: random.Random,
     on_attempt: Callable[[Attempt], None] | None = None,
     logger: logging.Logger = LOGGER,
+    first: tuple[AttemptContext, R | Raised] | None = None,
 ) -> Generator[AttemptContext | Sleep | Release[R], R | Raised | None, RunResult[R]]:
     """The attempt loop of one request (see the module docstring for the protocol).
 
@@ -245,6 +249,9 @@ def attempt_flow(
         rng: the jitter's randomness.
         on_attempt: called with each Attempt as soon as its decision is made.
         logger: where Attempt records are logged (``sockwise.retry``).
+        first: the first attempt, already made, and its reply (see :meth:`Runner.begin`): the
+            loop goes on from there. The request's start is ``first[0].began``, and its retry
+            budget deposit was made when that attempt began.
 
     Returns:
         The :class:`RunResult` (as the generator's return value).
@@ -254,27 +261,37 @@ def attempt_flow(
     """
     # The system clock's method only wraps time.monotonic: call it directly on the request path.
     monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
-    start = monotonic()
     budget = policy.budget
-    if budget is not None:
-        budget.deposit(host, start)
+    if first is None:
+        start = monotonic()
+        if budget is not None:
+            budget.deposit(host, start)
+    else:
+        start = first[0].began
     # Made at the first failure: a request whose first try succeeds never needs it.
     state: RetryState | None = None
     number = 1
     exclude: frozenset[Route] = _NO_ROUTES
     attempts: list[Attempt] = []
     fresh = False
+    reply: R | Raised | None
     while True:
-        route = routes.lease(host, exclude)
-        began = monotonic()
-        # The state holds this same policy and start: no need to build it for the timeout.
-        timeout = policy.timeout if policy.deadline is None else attempt_timeout(policy, start, began)
-        ctx = AttemptContext(number, route, timeout, fresh)
-        try:
-            reply = yield ctx
-        except GeneratorExit:
-            routes.release(route)
-            raise
+        if first is not None:
+            ctx, reply = first
+            first = None
+            route = ctx.route
+            began = ctx.began
+        else:
+            route = routes.lease(host, exclude)
+            began = monotonic()
+            # The state holds this same policy and start: no need to build it for the timeout.
+            timeout = policy.timeout if policy.deadline is None else attempt_timeout(policy, start, began)
+            ctx = AttemptContext(number, route, timeout, fresh, None, False, began)
+            try:
+                reply = yield ctx
+            except GeneratorExit:
+                routes.release(route)
+                raise
         now = monotonic()
         response: R | None = None
         got_response = False

@@ -91,17 +91,22 @@ class FixedProxyRoutes:
         proxy: the proxy (its credentials never reach a log or an Attempt: routes show redacted).
     """
 
-    __slots__ = ("proxy",)
+    __slots__ = ("_proxy",)
 
     def __init__(self, proxy: Proxy) -> None:
-        self.proxy = proxy
+        self._proxy = proxy
+
+    @property
+    def proxy(self) -> Proxy:
+        """The proxy (read-only: a runner takes it once, for the first try's short path)."""
+        return self._proxy
 
     def __repr__(self) -> str:
-        return f"FixedProxyRoutes({self.proxy.redacted!r})"
+        return f"FixedProxyRoutes({self._proxy.redacted!r})"
 
     def lease(self, host: str, exclude: frozenset[Route]) -> Route:
         """Always the proxy, excluded or not: it is the only route."""
-        return self.proxy
+        return self._proxy
 
     def report(self, route: Route, host: str, failure: Failure | None, elapsed: float) -> None:
         """Nothing to learn: there is one route."""

@@ -6,13 +6,14 @@ import functools
 import importlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from sockwise._model import Attempt
-from sockwise.retry import RetryPolicy
-from sockwise.runner._clock import SYSTEM_CLOCK, Clock
+from sockwise.retry import RetryPolicy, attempt_timeout
+from sockwise.runner._clock import SYSTEM_CLOCK, Clock, SystemClock
 from sockwise.runner._flow import (
     LOGGER,
     AttemptContext,
@@ -25,11 +26,15 @@ from sockwise.runner._flow import (
     attempt_flow,
     inspect_response,
 )
-from sockwise.runner._routes import DirectRoutes, RouteProvider
+from sockwise.runner._routes import DirectRoutes, FixedProxyRoutes, Route, RouteProvider
 
 __all__ = ["Runner"]
 
 R = TypeVar("R")
+
+_NO_ROUTES: frozenset[Route] = frozenset()
+# Route providers with one route that learn nothing: a first try on them needs no lease or report.
+_STATIC_ROUTES = (DirectRoutes, FixedProxyRoutes)
 
 
 @functools.cache
@@ -86,9 +91,27 @@ class Runner:
     clock: Clock = SYSTEM_CLOCK
     rng: random.Random = field(default_factory=random.Random)
     logger: logging.Logger = LOGGER
+    # The one route of a static route provider when no hook wants every Attempt: requests on the
+    # default policy then take the first try's short path (begin / settle). None otherwise.
+    _static: Route | None = field(init=False, default=None, repr=False, compare=False)
+    _monotonic: Callable[[], float] = field(init=False, default=time.monotonic, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        static = None
+        if self.on_attempt is None and type(self.routes) in _STATIC_ROUTES:
+            static = self.routes.lease("", _NO_ROUTES)
+        object.__setattr__(self, "_static", static)
+        # The system clock's method only wraps time.monotonic: call it directly on the request path.
+        clock = self.clock
+        object.__setattr__(self, "_monotonic", time.monotonic if type(clock) is SystemClock else clock.monotonic)
 
     def _flow(
-        self, method: str, host: str, policy: RetryPolicy | None, overrides: Mapping[str, object] | None
+        self,
+        method: str,
+        host: str,
+        policy: RetryPolicy | None,
+        overrides: Mapping[str, object] | None,
+        first: tuple[AttemptContext, Any] | None = None,
     ) -> Generator[AttemptContext | Sleep | Release[Any], Any, RunResult[Any]]:
         base = self.policy if policy is None else policy
         # Positional: this runs once per request, and keyword arguments cost a call ~40 % more.
@@ -103,7 +126,106 @@ class Runner:
             self.rng,
             self.on_attempt,
             self.logger,
+            first,
         )
+
+    # -- the first try's short path ---------------------------------------------------------------
+
+    def begin(self, host: str) -> AttemptContext | None:
+        """Start a request on the default policy: count it, and give its first attempt, or None.
+
+        The short path of :meth:`run` / :meth:`arun`, for an integration that makes the first
+        attempt itself (one call layer less on every request)::
+
+            ctx = runner.begin(host)
+            if ctx is None:  # a pool, or a hook that wants every Attempt: the whole loop
+                return runner.run(send, method=method, host=host).response
+            try:
+                reply = send(ctx)
+            except Exception as exc:
+                reply = Raised(exc)
+            else:
+                if runner.settle(ctx, reply) is not None:
+                    return reply  # the common case: done
+            return runner.resume(send, ctx, reply, method=method, host=host).response
+
+        Only for requests on :attr:`policy` (no per-request policy or overrides).
+
+        Args:
+            host: the request's host.
+
+        Returns:
+            The first attempt's context (the request's retry budget deposit made), or None when
+            the route provider learns from outcomes or ``on_attempt`` is set: use :meth:`run` /
+            :meth:`arun` then.
+        """
+        route = self._static
+        if route is None:
+            return None
+        policy = self.policy
+        start = self._monotonic()
+        budget = policy.budget
+        if budget is not None:
+            budget.deposit(host, start)
+        timeout = policy.timeout if policy.deadline is None else attempt_timeout(policy, start, start)
+        return AttemptContext(1, route, timeout, False, None, False, start)
+
+    def settle(self, ctx: AttemptContext, response: object) -> ResponseInfo | None:
+        """Whether the first attempt's ``response`` (from :meth:`begin`'s context) ends the request.
+
+        Args:
+            ctx: the context :meth:`begin` gave.
+            response: what the attempt returned.
+
+        Returns:
+            Its :class:`ResponseInfo` when the request is done (a status the policy does not
+            retry); None when the loop must go on: call :meth:`resume` / :meth:`aresume` (a
+            retried status, an inspector that raised, or a debug log that wants the record).
+        """
+        try:
+            info = self.inspect(response)
+        except Exception:
+            return None  # the loop inspects it again, and releases the response when it raises
+        status = info.status
+        if status is not None and status in self.policy.failing_statuses:
+            return None
+        if self.logger.isEnabledFor(logging.DEBUG):
+            return None  # the loop logs the attempt
+        return info
+
+    def _settled(self, ctx: AttemptContext, response: R) -> RunResult[R] | None:
+        info = self.settle(ctx, response)
+        if info is None:
+            return None
+        return RunResult(response, (), None, (ctx.route, info.status, self._monotonic() - ctx.began))
+
+    def resume(
+        self, send: Callable[[AttemptContext], R], ctx: AttemptContext, reply: R | Raised, *, method: str, host: str
+    ) -> RunResult[R]:
+        """Go on with a request whose first attempt (:meth:`begin`) did not settle it.
+
+        Args:
+            send: performs the next attempts.
+            ctx: the first attempt's context.
+            reply: what the first attempt returned, or :class:`Raised` with its exception.
+            method: the HTTP method.
+            host: the request's host.
+
+        Returns and raises as :meth:`run`.
+        """
+        return self._drive(self._flow(method, host, None, None, (ctx, reply)), send)
+
+    async def aresume(
+        self,
+        send: Callable[[AttemptContext], Awaitable[R]],
+        ctx: AttemptContext,
+        reply: R | Raised,
+        *,
+        method: str,
+        host: str,
+    ) -> RunResult[R]:
+        """:meth:`resume` under asyncio (an async ``send``)."""
+        return await self._adrive(self._flow(method, host, None, None, (ctx, reply)), send)
 
     def run(
         self,
@@ -130,7 +252,26 @@ class Runner:
             RequestFailed: retries ended on a failure without a response (``from`` the last exception).
             ConfigError: an unknown or invalid override.
         """
-        flow = self._flow(method, host, policy, overrides)
+        ctx = self.begin(host) if policy is None and not overrides else None
+        if ctx is None:
+            return self._drive(self._flow(method, host, policy, overrides), send)
+        reply: R | Raised
+        try:
+            response = send(ctx)
+        except Exception as exc:
+            reply = Raised(exc)
+        else:
+            done = self._settled(ctx, response)
+            if done is not None:
+                return done
+            reply = response
+        return self.resume(send, ctx, reply, method=method, host=host)
+
+    def _drive(
+        self,
+        flow: Generator[AttemptContext | Sleep | Release[Any], Any, RunResult[Any]],
+        send: Callable[[AttemptContext], R],
+    ) -> RunResult[R]:
         try:
             command = next(flow)
             while True:
@@ -166,7 +307,26 @@ class Runner:
         Same arguments, result and errors as :meth:`run`, with an async ``send``. Cancelling
         the task cancels the attempt or the sleep and releases the route's lease.
         """
-        flow = self._flow(method, host, policy, overrides)
+        ctx = self.begin(host) if policy is None and not overrides else None
+        if ctx is None:
+            return await self._adrive(self._flow(method, host, policy, overrides), send)
+        reply: R | Raised
+        try:
+            response = await send(ctx)
+        except Exception as exc:
+            reply = Raised(exc)
+        else:
+            done = self._settled(ctx, response)
+            if done is not None:
+                return done
+            reply = response
+        return await self.aresume(send, ctx, reply, method=method, host=host)
+
+    async def _adrive(
+        self,
+        flow: Generator[AttemptContext | Sleep | Release[Any], Any, RunResult[Any]],
+        send: Callable[[AttemptContext], Awaitable[R]],
+    ) -> RunResult[R]:
         try:
             command = next(flow)
             while True:
