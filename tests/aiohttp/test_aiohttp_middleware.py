@@ -17,13 +17,17 @@ import pytest
 from sockwise import Blame, ConfigError, ErrorCode, Phase, Proxy
 from sockwise.aiohttp import (
     ConnectionRetryError,
+    PhaseHintsMixin,
     RetryError,
     RetryMiddleware,
     overrides,
     session,
+    trace_config,
 )
+from sockwise.aiohttp._hints import CURRENT_ATTEMPT
 from sockwise.lab import Lab
 from sockwise.retry import Backoff, RetryPolicy
+from sockwise.runner import AttemptContext
 
 T = TypeVar("T")
 
@@ -196,3 +200,42 @@ def test_socks_route_without_a_socks_connector_is_a_config_error(sockwise_lab: L
     with pytest.raises(ConfigError, match="needs a connector that speaks SOCKS"):
         run(main())
     assert sockwise_lab.records("ok") == []
+
+
+class _Watching(aiohttp.TCPConnector):
+    """A plain connector (no phase hints) that notes which attempt, if any, its connect sees."""
+
+    def __init__(self, seen: list[AttemptContext | None]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        self.seen.append(CURRENT_ATTEMPT.get())
+        return await super().connect(req, traces, timeout)
+
+
+class _WatchingWithHints(PhaseHintsMixin, _Watching):
+    """The same, with sockwise's phase hints: it reads the running attempt."""
+
+
+def test_the_attempt_reaches_connectors_that_read_it_per_session(sockwise_lab: Lab) -> None:
+    """One middleware, three sessions: a hinting connector and trace configs see the attempt, a plain one is spared."""
+    url = sockwise_lab.url("ok")
+    retry = RetryMiddleware(policy())
+    seen: dict[str, list[AttemptContext | None]] = {"hints": [], "plain": [], "traced": [], "hints again": []}
+
+    async def main() -> None:
+        for name, contexts in seen.items():
+            watching = _Watching(contexts) if name in ("plain", "traced") else _WatchingWithHints(contexts)
+            traces = [trace_config()] if name == "traced" else None
+            async with aiohttp.ClientSession(connector=watching, middlewares=[retry], trace_configs=traces) as s:
+                for _ in range(2):
+                    assert await fetch(s, "GET", url) == (200, b"ok")
+
+    run(main())
+    assert seen["plain"] == [None, None]
+    for name in ("hints", "traced", "hints again"):
+        contexts = seen[name]
+        assert [ctx.number if ctx is not None else None for ctx in contexts] == [1, 1], name
+    # The hinting connector saw its second request reuse the first one's connection.
+    assert [ctx.reused_connection for ctx in seen["hints"]] == [False, True]  # type: ignore[union-attr]
