@@ -7,7 +7,9 @@ released connections) is pinned for the middleware too by tests/integrations/tes
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -239,3 +241,25 @@ def test_the_attempt_reaches_connectors_that_read_it_per_session(sockwise_lab: L
         assert [ctx.number if ctx is not None else None for ctx in contexts] == [1, 1], name
     # The hinting connector saw its second request reuse the first one's connection.
     assert [ctx.reused_connection for ctx in seen["hints"]] == [False, True]  # type: ignore[union-attr]
+
+
+def test_a_shared_middleware_keeps_no_session_alive(sockwise_lab: Lab) -> None:
+    """A middleware that outlives its session holds no reference to it: the closed, dropped session is freed at once."""
+    url = sockwise_lab.url("ok")
+    retry = RetryMiddleware(policy())
+
+    async def main() -> weakref.ref[aiohttp.ClientSession]:
+        for connector in (_WatchingWithHints([]), _Watching([])):  # the second one is the one asked last
+            s = aiohttp.ClientSession(connector=connector, middlewares=[retry])
+            assert await fetch(s, "GET", url) == (200, b"ok")
+            await s.close()
+        gone = weakref.ref(s)
+        del s
+        return gone
+
+    gc.disable()  # freed by reference counting, not by a later collection of a cycle
+    try:
+        gone = run(main())
+        assert gone() is None
+    finally:
+        gc.enable()

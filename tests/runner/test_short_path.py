@@ -140,8 +140,8 @@ def test_settle_gives_the_info_of_a_success() -> None:
     runner = _runner(FakeClock(), RetryPolicy(budget=None))
     ctx = runner.begin("h")
     assert ctx is not None
-    assert runner.settle(ctx, ScriptedResponse(200)) == ResponseInfo(200, None)
-    assert runner.settle(ctx, ScriptedResponse(404, "7")) == ResponseInfo(404, "7")
+    assert runner.settle(ScriptedResponse(200)) == ResponseInfo(200, None)
+    assert runner.settle(ScriptedResponse(404, "7")) == ResponseInfo(404, "7")
 
 
 @pytest.mark.parametrize("status", sorted(RetryPolicy().failing_statuses))
@@ -150,7 +150,7 @@ def test_settle_is_none_for_a_failing_status(status: int) -> None:
     runner = _runner(FakeClock(), RetryPolicy(budget=None))
     ctx = runner.begin("h")
     assert ctx is not None
-    assert runner.settle(ctx, ScriptedResponse(status)) is None
+    assert runner.settle(ScriptedResponse(status)) is None
 
 
 def _bad_inspect(response: object) -> ResponseInfo:
@@ -162,7 +162,7 @@ def test_settle_is_none_when_the_inspector_raises() -> None:
     runner = _runner(FakeClock(), RetryPolicy(budget=None), inspect=_bad_inspect)
     ctx = runner.begin("h")
     assert ctx is not None
-    assert runner.settle(ctx, ScriptedResponse(200)) is None
+    assert runner.settle(ScriptedResponse(200)) is None
 
 
 @pytest.mark.parametrize("routes", [DirectRoutes(), _LongDirect()], ids=["short", "full"])
@@ -176,12 +176,46 @@ def test_inspector_error_is_raised_and_the_response_released(routes: RouteProvid
     assert released == [response]
 
 
+def _interrupted_inspect(response: object) -> ResponseInfo:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("routes", [DirectRoutes(), _LongDirect()], ids=["short", "full"])
+def test_an_interrupt_in_the_inspector_releases_the_response(routes: RouteProvider) -> None:
+    """A KeyboardInterrupt from the inspector propagates from run() and arun(), the response released once."""
+    released: list[object] = []
+    response = ScriptedResponse(200)
+    runner = _runner(
+        FakeClock(), RetryPolicy(budget=None), routes, inspect=_interrupted_inspect, release=released.append
+    )
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(lambda ctx: response, method="GET", host="h")
+    assert released == [response]
+
+    async def send(ctx: AttemptContext) -> ScriptedResponse:
+        return response
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(runner.arun(send, method="GET", host="h"))
+    assert released == [response, response]
+
+
+def test_a_per_request_policy_takes_the_full_loop_with_its_own_budget() -> None:
+    """run(policy=...) on a direct runner counts the request in that policy's budget, not the runner's."""
+    mine, theirs = RetryBudget(), RetryBudget()
+    runner = _runner(FakeClock(), RetryPolicy(budget=theirs))
+    result = runner.run(lambda ctx: ScriptedResponse(200), method="GET", host="h", policy=RetryPolicy(budget=mine))
+    assert [a.status for a in result.attempts] == [200]
+    assert mine.usage("h", 0.0) == (1, 0)
+    assert theirs.usage("h", 0.0) == (0, 0)
+
+
 def test_settle_is_none_when_debug_is_logged(own_log: logging.Logger) -> None:
     """settle() gives None for a 200 when the runner's logger wants DEBUG: the loop logs the done attempt."""
     runner = _runner(FakeClock(), RetryPolicy(budget=None), logger=own_log)
     ctx = runner.begin("h")
     assert ctx is not None
-    assert runner.settle(ctx, ScriptedResponse(200)) is None
+    assert runner.settle(ScriptedResponse(200)) is None
 
 
 # -- equivalence with the full loop --------------------------------------------------------------

@@ -8,6 +8,7 @@ import logging
 import random
 import sys
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -122,7 +123,7 @@ class RetryMiddleware:
             request is made: it would otherwise go out directly).
     """
 
-    __slots__ = ("_proxy_args", "_runner", "_session", "_session_hinted", "_stream")
+    __slots__ = ("_hints", "_proxy_args", "_runner", "_stream")
 
     def __init__(
         self,
@@ -158,8 +159,7 @@ class RetryMiddleware:
         self._stream = stream
         self._proxy_args: dict[Proxy, tuple[URL, str | None]] = {}
         # The session of the last request, and whether it reads the running attempt (see _hinted).
-        self._session: aiohttp.ClientSession | None = None
-        self._session_hinted = True
+        self._hints: tuple[weakref.ref[aiohttp.ClientSession], bool] | None = None
 
     @property
     def runner(self) -> Runner:
@@ -214,7 +214,12 @@ class RetryMiddleware:
         except Exception as exc:
             reply = Raised(exc)
         else:
-            if runner.settle(ctx, response) is not None:
+            try:
+                info = runner.settle(response)
+            except BaseException:
+                response.release()
+                raise
+            if info is not None:
                 return response
             reply = response
         if send is None:
@@ -251,11 +256,15 @@ class RetryMiddleware:
     def _hinted(self, request: ClientRequest) -> bool:
         """Whether anything in ``request``'s session reads the running attempt (a hinting connector, trace configs)."""
         session = request.session
-        if session is not self._session:
-            # A session's connector and trace configs are fixed when it is made: asked once per session.
-            self._session = session
-            self._session_hinted = isinstance(session.connector, PhaseHintsMixin) or bool(session.trace_configs)
-        return self._session_hinted
+        seen = self._hints
+        if seen is not None and seen[0]() is session:
+            return seen[1]
+        # A session's connector and trace configs are fixed when it is made: asked once per session.
+        # Kept weakly (a middleware must not keep a dropped session alive) and in one assignment
+        # (threads sharing the middleware never pair one session with another's answer).
+        hinted = isinstance(session.connector, PhaseHintsMixin) or bool(session.trace_configs)
+        self._hints = (weakref.ref(session), hinted)
+        return hinted
 
     def _proxy(self, proxy: Proxy) -> tuple[URL, str | None]:
         args = self._proxy_args.get(proxy)

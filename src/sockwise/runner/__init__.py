@@ -2,7 +2,9 @@
 
 Layer ``runner``: imports the model, classify (lazily), retry and the route seam. The loop is a
 sans-IO generator (:func:`attempt_flow`) driven by :meth:`Runner.run` (sync) and
-:meth:`Runner.arun` (asyncio); both produce the same Attempts for the same outcomes.
+:meth:`Runner.arun` (asyncio); both produce the same Attempts for the same outcomes. A first try on
+the default policy and a static route takes a short path (:meth:`Runner.begin` and
+:meth:`Runner.settle`) and enters the loop only when it does not settle the request.
 """
 
 from sockwise.runner._clock import SYSTEM_CLOCK, Clock, SystemClock

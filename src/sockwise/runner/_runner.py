@@ -68,7 +68,8 @@ class Runner:
         policy: the default policy (per-request ``overrides`` merge over it).
         routes: the route provider (direct by default).
         classify: exception + phase hint + via_proxy -> Failure (default ``sockwise.classify``).
-        inspect: response -> status and ``Retry-After`` (duck-typed httpx/requests/aiohttp by default).
+        inspect: response -> status and ``Retry-After`` (duck-typed httpx/requests/aiohttp by default);
+            pure: the first try's response may be inspected twice (:meth:`settle`, then the loop).
         release: closes a response that will be retried (sync driver; the async one too when
             ``arelease`` is None).
         arelease: closes a response that will be retried, awaited by the async driver.
@@ -145,7 +146,7 @@ class Runner:
             except Exception as exc:
                 reply = Raised(exc)
             else:
-                if runner.settle(ctx, reply) is not None:
+                if runner.settle(reply) is not None:
                     return reply  # the common case: done
             return runner.resume(send, ctx, reply, method=method, host=host).response
 
@@ -155,9 +156,9 @@ class Runner:
             host: the request's host.
 
         Returns:
-            The first attempt's context (the request's retry budget deposit made), or None when
-            the route provider learns from outcomes or ``on_attempt`` is set: use :meth:`run` /
-            :meth:`arun` then.
+            The first attempt's context (the request's retry budget deposit made), or None unless
+            the routes are exactly a :class:`DirectRoutes` or :class:`FixedProxyRoutes` (whose one
+            route learns nothing) and ``on_attempt`` is None: use :meth:`run` / :meth:`arun` then.
         """
         route = self._static
         if route is None:
@@ -170,17 +171,21 @@ class Runner:
         timeout = policy.timeout if policy.deadline is None else attempt_timeout(policy, start, start)
         return AttemptContext(1, route, timeout, False, None, False, start)
 
-    def settle(self, ctx: AttemptContext, response: object) -> ResponseInfo | None:
-        """Whether the first attempt's ``response`` (from :meth:`begin`'s context) ends the request.
+    def settle(self, response: object) -> ResponseInfo | None:
+        """Whether the response of the first attempt (the one :meth:`begin` gave) ends the request.
 
         Args:
-            ctx: the context :meth:`begin` gave.
             response: what the attempt returned.
 
         Returns:
             Its :class:`ResponseInfo` when the request is done (a status the policy does not
             retry); None when the loop must go on: call :meth:`resume` / :meth:`aresume` (a
             retried status, an inspector that raised, or a debug log that wants the record).
+            The loop inspects the response again (inspectors are pure).
+
+        Raises:
+            BaseException: what the inspector raised that is not an ``Exception``
+                (``KeyboardInterrupt``, a cancellation); the caller releases the response.
         """
         try:
             info = self.inspect(response)
@@ -193,10 +198,7 @@ class Runner:
             return None  # the loop logs the attempt
         return info
 
-    def _settled(self, ctx: AttemptContext, response: R) -> RunResult[R] | None:
-        info = self.settle(ctx, response)
-        if info is None:
-            return None
+    def _done(self, ctx: AttemptContext, info: ResponseInfo, response: R) -> RunResult[R]:
         return RunResult(response, (), None, (ctx.route, info.status, self._monotonic() - ctx.began))
 
     def resume(
@@ -211,7 +213,11 @@ class Runner:
             method: the HTTP method.
             host: the request's host.
 
-        Returns and raises as :meth:`run`.
+        Returns:
+            The last response and every attempt, the first one included.
+
+        Raises:
+            RequestFailed: retries ended on a failure without a response (``from`` the last exception).
         """
         return self._drive(self._flow(method, host, None, None, (ctx, reply)), send)
 
@@ -224,7 +230,21 @@ class Runner:
         method: str,
         host: str,
     ) -> RunResult[R]:
-        """:meth:`resume` under asyncio (an async ``send``)."""
+        """:meth:`resume` under asyncio.
+
+        Args:
+            send: performs the next attempts (a coroutine function).
+            ctx: the first attempt's context.
+            reply: what the first attempt returned, or :class:`Raised` with its exception.
+            method: the HTTP method.
+            host: the request's host.
+
+        Returns:
+            The last response and every attempt, the first one included.
+
+        Raises:
+            RequestFailed: retries ended on a failure without a response (``from`` the last exception).
+        """
         return await self._adrive(self._flow(method, host, None, None, (ctx, reply)), send)
 
     def run(
@@ -261,9 +281,14 @@ class Runner:
         except Exception as exc:
             reply = Raised(exc)
         else:
-            done = self._settled(ctx, response)
-            if done is not None:
-                return done
+            try:
+                info = self.settle(response)
+            except BaseException:
+                if self.release is not None:
+                    self.release(response)
+                raise
+            if info is not None:
+                return self._done(ctx, info, response)
             reply = response
         return self.resume(send, ctx, reply, method=method, host=host)
 
@@ -316,9 +341,13 @@ class Runner:
         except Exception as exc:
             reply = Raised(exc)
         else:
-            done = self._settled(ctx, response)
-            if done is not None:
-                return done
+            try:
+                info = self.settle(response)
+            except BaseException:
+                await self._arelease(Release(response))
+                raise
+            if info is not None:
+                return self._done(ctx, info, response)
             reply = response
         return await self.aresume(send, ctx, reply, method=method, host=host)
 
