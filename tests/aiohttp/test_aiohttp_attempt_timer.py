@@ -9,19 +9,15 @@ from typing import Any
 
 import pytest
 
-from sockwise.aiohttp import RetryMiddleware
-from sockwise.aiohttp._middleware import _Attempts
+from sockwise.aiohttp._middleware import _perform
 from sockwise.runner import AttemptContext
 
 pytestmark = pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 bounds a try with asyncio.wait_for")
 
 
-class _Request:
-    body = None
-
-
-def _attempts(handler: Any) -> _Attempts:
-    return _Attempts(RetryMiddleware(), _Request(), handler, True)  # type: ignore[arg-type]
+def _attempt(handler: Any, ctx: AttemptContext) -> Any:
+    """One attempt of a stream request (the response head only) through ``handler``."""
+    return _perform(ctx, object(), handler, True)  # type: ignore[arg-type]
 
 
 def test_a_try_past_its_timeout_is_a_timeout_and_leaves_no_cancellation() -> None:
@@ -34,7 +30,7 @@ def test_a_try_past_its_timeout_is_a_timeout_and_leaves_no_cancellation() -> Non
     async def main() -> int:
         ctx = AttemptContext(1, "direct", 0.05)
         with pytest.raises(asyncio.TimeoutError):
-            await _attempts(never)._bounded(ctx, 0.05)
+            await _attempt(never, ctx)
         task = asyncio.current_task()
         assert task is not None
         return task.cancelling()
@@ -52,7 +48,7 @@ def test_a_handler_that_swallows_the_cancel_gets_its_answer_through() -> None:
         return answer
 
     async def main() -> tuple[object, int]:
-        got = await _attempts(stubborn)._bounded(AttemptContext(1, "direct", 0.05), 0.05)
+        got = await _attempt(stubborn, AttemptContext(1, "direct", 0.05))
         task = asyncio.current_task()
         assert task is not None
         return got, task.cancelling()
@@ -70,7 +66,7 @@ def test_someone_elses_cancellation_is_not_a_timeout() -> None:
         raise AssertionError("unreachable")
 
     async def main() -> None:
-        inner = asyncio.create_task(_attempts(slow)._bounded(AttemptContext(1, "direct", 30.0), 30.0))
+        inner = asyncio.create_task(_attempt(slow, AttemptContext(1, "direct", 30.0)))
         await started.wait()
         inner.cancel()
         with pytest.raises(asyncio.CancelledError):
