@@ -359,78 +359,62 @@ class _Attempts:
         request.update_proxy(None, None, None)
 
 
-if sys.version_info >= (3, 11):
+# Task.uncancel (Python >= 3.11) lets one timer bound a try in the request's own task; 3.10 uses wait_for.
+_UNCANCEL = sys.version_info >= (3, 11)
 
-    class _TryTimer:
-        """One attempt's per-try timer: asyncio.timeout's own logic, without its scope object or a coroutine.
 
-        One timer cancels the request's task when the attempt runs out; only a cancellation that is
-        ours alone (``Task.uncancel`` back to where it stood) becomes the timeout. ~1 µs a try here.
-        """
+class _TryTimer:
+    """One attempt's per-try timer: asyncio.timeout's own logic, without its scope object or a coroutine.
 
-        __slots__ = ("_began", "_cancelling", "_fired", "_handle", "_loop", "_task")
+    One timer cancels the request's task when the attempt runs out; only a cancellation that is
+    ours alone (``Task.uncancel`` back to where it stood) becomes the timeout. ~1 µs a try here.
+    Python >= 3.11.
+    """
 
-        def __init__(self, timeout: float) -> None:
-            loop = self._loop = asyncio.get_running_loop()
-            task = asyncio.current_task()
-            assert task is not None  # a middleware runs inside aiohttp's request task
-            self._task = task
-            self._cancelling = task.cancelling()
+    __slots__ = ("_began", "_cancelling", "_fired", "_handle", "_loop", "_task")
+
+    def __init__(self, timeout: float) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None  # a middleware runs inside aiohttp's request task
+        self._task = task
+        self._cancelling = task.cancelling()  # type: ignore[attr-defined]  # Python >= 3.11 (_UNCANCEL)
+        self._fired = False
+        self._began = loop.time()
+        self._handle = loop.call_at(self._began + timeout, self._expire)
+
+    def _expire(self) -> None:
+        self._fired = True
+        self._task.cancel()
+
+    def timed_out(self, ctx: AttemptContext) -> asyncio.TimeoutError | None:
+        """For a CancelledError out of the attempt: the timeout error when the cancel was ours alone, else None."""
+        if not self._fired:
+            return None  # someone else's cancellation: it goes on
+        self._fired = False  # taken back here
+        if self._task.uncancel() > self._cancelling:  # type: ignore[attr-defined]
+            return None  # ours, and someone else's too: theirs goes on
+        return attempt_timeout_error(ctx, self._loop.time() - self._began)
+
+    def stop(self) -> None:
+        """Disarm; when the timer fired and the attempt ended some other way (it swallowed the
+        cancel, or turned it into an error), take our cancellation back."""
+        self._handle.cancel()
+        if self._fired:
             self._fired = False
-            self._began = loop.time()
-            self._handle = loop.call_at(self._began + timeout, self._expire)
+            self._task.uncancel()  # type: ignore[attr-defined]
 
-        def _expire(self) -> None:
-            self._fired = True
-            self._task.cancel()
 
-        def timed_out(self, ctx: AttemptContext) -> asyncio.TimeoutError | None:
-            """For a CancelledError out of the attempt: the timeout error when the cancel was ours alone, else None."""
-            if not self._fired:
-                return None  # someone else's cancellation: it goes on
-            self._fired = False  # taken back here
-            if self._task.uncancel() > self._cancelling:
-                return None  # ours, and someone else's too: theirs goes on
-            return attempt_timeout_error(ctx, self._loop.time() - self._began)
-
-        def stop(self) -> None:
-            """Disarm; when the timer fired and the attempt ended some other way (it swallowed the
-            cancel, or turned it into an error), take our cancellation back."""
-            self._handle.cancel()
-            if self._fired:
-                self._fired = False
-                self._task.uncancel()
-
-    async def _perform(
-        ctx: AttemptContext, request: ClientRequest, handler: ClientHandlerType, stream: bool
-    ) -> ClientResponse:
-        """One attempt: the response head, then (unless ``stream``) the whole body, within ``ctx.timeout``."""
-        timer = _TryTimer(ctx.timeout) if ctx.timeout is not None else None
-        try:
-            response = await handler(request)
-            if stream:
-                return response
-            ctx.phase = Phase.BODY
-            try:
-                await response.read()
-            except BaseException:
-                response.close()  # never hand a half-read connection back to the pool
-                raise
-            return response
-        except asyncio.CancelledError as exc:
-            error = timer.timed_out(ctx) if timer is not None else None
-            if error is None:
-                raise
-            raise error from exc
-        finally:
-            if timer is not None:
-                timer.stop()
-
-else:
-
-    async def _untimed(
-        ctx: AttemptContext, request: ClientRequest, handler: ClientHandlerType, stream: bool
-    ) -> ClientResponse:
+async def _perform(
+    ctx: AttemptContext, request: ClientRequest, handler: ClientHandlerType, stream: bool, timed: bool = True
+) -> ClientResponse:
+    """One attempt: the response head, then (unless ``stream``) the whole body, within ``ctx.timeout``."""
+    timer = None
+    if timed and ctx.timeout is not None:
+        if not _UNCANCEL:
+            return await _wait_for(ctx, request, handler, stream, ctx.timeout)
+        timer = _TryTimer(ctx.timeout)
+    try:
         response = await handler(request)
         if stream:
             return response
@@ -441,21 +425,27 @@ else:
             response.close()  # never hand a half-read connection back to the pool
             raise
         return response
+    except asyncio.CancelledError as exc:
+        error = timer.timed_out(ctx) if timer is not None else None
+        if error is None:
+            raise
+        raise error from exc
+    finally:
+        if timer is not None:
+            timer.stop()
 
-    async def _perform(
-        ctx: AttemptContext, request: ClientRequest, handler: ClientHandlerType, stream: bool
-    ) -> ClientResponse:
-        """One attempt: the response head, then (unless ``stream``) the whole body, within ``ctx.timeout``."""
-        timeout = ctx.timeout
-        if timeout is None:
-            return await _untimed(ctx, request, handler, stream)
-        began = time.monotonic()
-        try:
-            return await asyncio.wait_for(_untimed(ctx, request, handler, stream), timeout)
-        except asyncio.TimeoutError as exc:
-            if isinstance(exc, aiohttp.ClientError):
-                raise  # aiohttp's own timeout, not ours
-            raise attempt_timeout_error(ctx, time.monotonic() - began) from exc
+
+async def _wait_for(
+    ctx: AttemptContext, request: ClientRequest, handler: ClientHandlerType, stream: bool, timeout: float
+) -> ClientResponse:
+    # Python 3.10 has no Task.uncancel: the attempt runs in a task of its own under wait_for.
+    began = time.monotonic()
+    try:
+        return await asyncio.wait_for(_perform(ctx, request, handler, stream, timed=False), timeout)
+    except asyncio.TimeoutError as exc:
+        if isinstance(exc, aiohttp.ClientError):
+            raise  # aiohttp's own timeout, not ours
+        raise attempt_timeout_error(ctx, time.monotonic() - began) from exc
 
 
 def _copy(headers: object) -> CIMultiDict[str] | None:

@@ -230,21 +230,7 @@ class Runner:
         method: str,
         host: str,
     ) -> RunResult[R]:
-        """:meth:`resume` under asyncio.
-
-        Args:
-            send: performs the next attempts (a coroutine function).
-            ctx: the first attempt's context.
-            reply: what the first attempt returned, or :class:`Raised` with its exception.
-            method: the HTTP method.
-            host: the request's host.
-
-        Returns:
-            The last response and every attempt, the first one included.
-
-        Raises:
-            RequestFailed: retries ended on a failure without a response (``from`` the last exception).
-        """
+        """:meth:`resume` under asyncio: same arguments, result and errors, with an async ``send``."""
         return await self._adrive(self._flow(method, host, None, None, (ctx, reply)), send)
 
     def run(
