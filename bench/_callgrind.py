@@ -28,7 +28,9 @@ def instructions(child_args: Sequence[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, *child_args]
-        subprocess.run(command, check=True, capture_output=True, timeout=1800)
+        # A fixed hash seed: dict and set layouts (so instruction counts) are then the same run to run.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        subprocess.run(command, check=True, capture_output=True, timeout=1800, env=env)
         with open(out, encoding="utf-8") as f:
             match = re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M)
     if match is None:

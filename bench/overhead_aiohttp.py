@@ -11,9 +11,14 @@ Reported: median req/s and CPU µs per request (``time.process_time``: this proc
 the origin), and the median (min-max) of the per-round ratios of req/s to bare aiohttp.
 
 ``--callgrind`` counts instructions instead (valgrind, which does not drift with load): each way
-runs in a child process under valgrind for two request counts, one request at a time (so the event
-loop batches nothing differently from one way to the next), and the difference per request is
-reported with its ratio to bare aiohttp.
+runs in a child process under valgrind for two request counts, one request at a time by default
+(so the event loop batches nothing differently from one way to the next; ``--concurrency 100``
+counts the setting of the req/s figures), and the difference per request is reported with its
+ratio to bare aiohttp.
+
+Two reference middlewares show what being a middleware costs before any retry logic: an empty one
+that reads the body inside the attempt, and a skeletal one that also counts the request in a retry
+budget and makes the attempt's context (what any retry middleware with a budget must do).
 
 Peers (skipped, with a note, when not importable): a hand-written retry loop, aiohttp-retry's
 ``RetryClient``, tenacity's ``AsyncRetrying`` and ``stamina.retry``, each set to 3 attempts on
@@ -41,13 +46,15 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 from bench import _callgrind as _callgrind_tool
 from bench._fast_origin import fast_origin, pin_client
 from sockwise.aiohttp import RetryMiddleware, session
-from sockwise.retry import RetryPolicy
+from sockwise.retry import RetryBudget, RetryPolicy
+from sockwise.runner import DIRECT, AttemptContext
 
 Fetch = Callable[[str], Awaitable[bytes]]
 # A way: given the URL, an async context yielding a fetch function (set up outside the timing).
 Way = Callable[[], Any]
 
 _WARMUP = 300
+_FAILING = RetryPolicy().failing_statuses
 
 
 async def _drive(fetch: Fetch, url: str, requests: int, concurrency: int) -> tuple[float, float]:
@@ -149,9 +156,43 @@ def _aiohttp_retry() -> _Session:
     return _Session(make, wrap)
 
 
+async def _empty_middleware(request: Any, handler: Any) -> Any:
+    # The floor of any middleware that makes reading the body part of the attempt.
+    response = await handler(request)
+    await response.read()
+    return response
+
+
+class _SkeletalMiddleware:
+    """The least any retry middleware does per request, without its retry logic: the floor to measure against.
+
+    It counts the request in a retry budget, makes the attempt's context, reads the body inside
+    the attempt and looks at the status: what sockwise's middleware does on a first try that
+    succeeds, minus deciding, inspecting through the runner, overrides and phase hints.
+    """
+
+    def __init__(self) -> None:
+        self.budget = RetryBudget()
+
+    async def __call__(self, request: Any, handler: Any) -> Any:
+        ctx = AttemptContext(1, DIRECT, None, False, None, False, time.monotonic())
+        self.budget.deposit(request.url.raw_host or "", ctx.began)
+        response = await handler(request)
+        await response.read()
+        if response.status in _FAILING:
+            raise AssertionError("the fast origin answers 200")
+        return response
+
+
 def _ways() -> tuple[dict[str, _Session], list[str]]:
     ways: dict[str, _Session] = {
         "bare aiohttp": _Session(aiohttp.ClientSession, _plain),
+        "empty middleware that reads the body": _Session(
+            lambda: aiohttp.ClientSession(middlewares=[_empty_middleware]), _plain
+        ),
+        "skeletal retry middleware (budget + attempt context, no retry logic)": _Session(
+            lambda: aiohttp.ClientSession(middlewares=[_SkeletalMiddleware()]), _plain
+        ),
         "sockwise.aiohttp.session()": _Session(lambda: session(RetryPolicy()), _plain),
         "ClientSession(middlewares=[RetryMiddleware()])": _Session(
             lambda: aiohttp.ClientSession(middlewares=[RetryMiddleware(RetryPolicy())]), _plain
@@ -182,14 +223,15 @@ def _version(dist: str) -> str:
         return "-"
 
 
-def _callgrind(names: list[str], missing: list[str]) -> None:
+def _callgrind(names: list[str], missing: list[str], concurrency: int) -> None:
     script = os.path.abspath(__file__)
     with fast_origin() as (host, port):
         url = f"http://{host}:{port}/"
         _callgrind_tool.compare(
-            "aiohttp retry overhead at zero faults, in instructions (callgrind, one request at a time)",
+            "aiohttp retry overhead at zero faults, in instructions (callgrind, "
+            + ("one request at a time)" if concurrency == 1 else f"{concurrency} requests at a time)"),
             names,
-            lambda name, n: [script, "--child", name, url, "--requests", str(n), "--concurrency", "1"],
+            lambda name, n: [script, "--child", name, url, "--requests", str(n), "--concurrency", str(concurrency)],
             footer=f"Python {platform.python_version()}, aiohttp {_version('aiohttp')}, valgrind callgrind.",
             missing=missing,
         )
@@ -199,13 +241,15 @@ def main(argv: list[str] | None = None) -> None:
     """Run the interleaved rounds and print the markdown table."""
     parser = argparse.ArgumentParser(description="sockwise aiohttp middleware overhead at zero faults")
     parser.add_argument("--requests", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=None, help="worker tasks (default 100; 1 with --callgrind)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--uvloop", action="store_true", help="run the client on uvloop")
     parser.add_argument("--only", action="append", default=None, help="run only ways whose name contains this")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per request with valgrind")
     parser.add_argument("--child", nargs=2, metavar=("WAY", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv if argv is not None else [])
+    if args.concurrency is None and not args.callgrind:
+        args.concurrency = 100
     ways, missing = _ways()
     if args.child:
         name, url = args.child
@@ -216,7 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only:
         ways = {n: w for n, w in ways.items() if n == "bare aiohttp" or any(o in n for o in args.only)}
     if args.callgrind:
-        _callgrind(list(ways), missing)
+        _callgrind(list(ways), missing, args.concurrency or 1)
         return
     new_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     if args.uvloop:
