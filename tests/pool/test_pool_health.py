@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from sockwise import Blame, ConfigError, ErrorCode, Failure, Phase
@@ -18,7 +20,7 @@ from sockwise.pool import (
     judge,
     record,
 )
-from sockwise.pool._health import decode_health, encode_health, least_bad_order
+from sockwise.pool._health import _HEALTH_FIELDS, _evolve, decode_health, encode_health, least_bad_order
 
 REFUSED = Failure(ErrorCode.ECONNREFUSED, Phase.PROXY_CONNECT, Blame.PROXY, request_sent=False, errno=111)
 ORIGIN_RESET = Failure(ErrorCode.ECONNRESET, Phase.WAIT, Blame.ORIGIN, request_sent=True, errno=104)
@@ -471,3 +473,41 @@ def test_peer_evidence_ignores_proxy_local_and_network_failures() -> None:
     evidence = PeerEvidence().note("B", None, T0)
     for failure in (REFUSED, AUTH_407, LOCAL_EMFILE, NETWORK):
         assert evidence.note("C", failure, T0 + 1.0) is evidence
+
+
+_SOME_HEALTH = ProxyHealth(
+    consecutive_failures=2,
+    successes=5,
+    failures=2,
+    prev_successes=7,
+    prev_failures=1,
+    window_start=100.0,
+    ejected=True,
+    ejections=3,
+    ejected_until=160.0,
+    latency_ewma=0.25,
+    total_successes=40,
+    total_failures=9,
+    last_failure="ECONNREFUSED/proxy_connect",
+    updated_at=150.0,
+)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"successes": 6, "updated_at": 151.0},
+        {"ejected": False, "ejected_until": None, "latency_ewma": None, "last_failure": ""},
+        {name: getattr(ProxyHealth(), name) for name in _HEALTH_FIELDS},
+    ],
+    ids=["none", "two", "to-none", "all"],
+)
+def test_evolve_is_replace(changes: dict[str, object]) -> None:
+    """_evolve (the fast copy a pool makes per attempt) gives exactly what dataclasses.replace gives."""
+    fast = _evolve(_SOME_HEALTH, **changes)
+    assert fast == dataclasses.replace(_SOME_HEALTH, **changes)  # type: ignore[arg-type]
+    assert fast is not _SOME_HEALTH
+    assert encode_health(fast) == encode_health(dataclasses.replace(_SOME_HEALTH, **changes))  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.successes = 0  # type: ignore[misc]
