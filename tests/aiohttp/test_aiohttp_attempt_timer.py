@@ -7,8 +7,10 @@ import contextlib
 import sys
 from typing import Any
 
+import aiohttp
 import pytest
 
+from sockwise import Phase
 from sockwise.aiohttp._middleware import _perform
 from sockwise.runner import AttemptContext
 
@@ -73,3 +75,54 @@ def test_someone_elses_cancellation_is_not_a_timeout() -> None:
             await inner
 
     asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_a_cancel_turned_into_another_error_is_that_error_and_leaves_no_cancellation() -> None:
+    """A handler that answers the timer's cancel with its own error: that error comes out, no cancel is left."""
+
+    async def converts(request: object) -> object:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise ValueError("turned") from None
+        raise AssertionError("unreachable")
+
+    async def main() -> int:
+        with pytest.raises(ValueError, match="turned"):
+            await _attempt(converts, AttemptContext(1, "direct", 0.05))
+        task = asyncio.current_task()
+        assert task is not None
+        await asyncio.sleep(0.06)  # nothing of ours is left to cancel a later await
+        return task.cancelling()
+
+    assert asyncio.run(main()) == 0
+
+
+class _EndlessBody:
+    """A response whose body never ends; notes whether it was closed."""
+
+    closed = False
+
+    async def read(self) -> bytes:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_body_past_the_timeout_is_a_socket_timeout_and_the_response_is_closed() -> None:
+    """The per-try timeout bounds reading the body too: phase body, aiohttp's socket timeout, connection not pooled."""
+    response = _EndlessBody()
+
+    async def answers(request: object) -> object:
+        return response
+
+    async def main() -> AttemptContext:
+        ctx = AttemptContext(1, "direct", 0.05)
+        with pytest.raises(aiohttp.SocketTimeoutError, match=r"attempt 1 ran out of its 0\.05 s in phase body"):
+            await _perform(ctx, object(), answers, False)  # type: ignore[arg-type]
+        return ctx
+
+    assert asyncio.run(main()).phase is Phase.BODY
+    assert response.closed

@@ -220,10 +220,11 @@ class _WatchingWithHints(PhaseHintsMixin, _Watching):
     """The same, with sockwise's phase hints: it reads the running attempt."""
 
 
-def test_the_attempt_reaches_connectors_that_read_it_per_session(sockwise_lab: Lab) -> None:
+@pytest.mark.parametrize("timeout", [None, 5.0], ids=["untimed", "per-try-timeout"])
+def test_the_attempt_reaches_connectors_that_read_it_per_session(sockwise_lab: Lab, timeout: float | None) -> None:
     """One middleware, three sessions: a hinting connector and trace configs see the attempt, a plain one is spared."""
     url = sockwise_lab.url("ok")
-    retry = RetryMiddleware(policy())
+    retry = RetryMiddleware(policy(timeout=timeout))
     seen: dict[str, list[AttemptContext | None]] = {"hints": [], "plain": [], "traced": [], "hints again": []}
 
     async def main() -> None:
@@ -238,7 +239,7 @@ def test_the_attempt_reaches_connectors_that_read_it_per_session(sockwise_lab: L
     assert seen["plain"] == [None, None]
     for name in ("hints", "traced", "hints again"):
         contexts = seen[name]
-        assert [ctx.number if ctx is not None else None for ctx in contexts] == [1, 1], name
+        assert [(ctx.number, ctx.timeout) if ctx is not None else None for ctx in contexts] == [(1, timeout)] * 2, name
     # The hinting connector saw its second request reuse the first one's connection.
     assert [ctx.reused_connection for ctx in seen["hints"]] == [False, True]  # type: ignore[union-attr]
 

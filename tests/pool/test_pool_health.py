@@ -511,3 +511,22 @@ def test_evolve_is_replace(changes: dict[str, object]) -> None:
     assert encode_health(fast) == encode_health(dataclasses.replace(_SOME_HEALTH, **changes))  # type: ignore[arg-type]
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.successes = 0  # type: ignore[misc]
+
+
+def test_evolve_refuses_what_replace_refuses() -> None:
+    """A name that is not a field is a TypeError, not silently dropped; a record has nothing to re-check."""
+    with pytest.raises(TypeError, match="no field sucesses"):
+        _evolve(_SOME_HEALTH, sucesses=1)
+    assert not hasattr(ProxyHealth, "__post_init__")  # what _evolve skips and replace would run
+    assert all(field.init for field in dataclasses.fields(ProxyHealth))
+
+
+def test_evolve_keeps_a_subclass() -> None:
+    """A subclass of ProxyHealth (or PeerEvidence) stays one through a pool's record steps."""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Tagged(ProxyHealth):
+        tag: str = "mine"
+
+    evolved = _evolve(Tagged(successes=1), successes=2)
+    assert (type(evolved), evolved.successes, evolved.tag) == (Tagged, 2, "mine")
