@@ -185,9 +185,10 @@ class RetryMiddleware:
         options = OVERRIDES.get()
         body = request.body
         one_shot = False if not body else not isinstance(body, BytesPayload)
-        ctx = runner.begin(request.url.raw_host or "") if options is None and not one_shot else None
+        host = request.url.raw_host or ""
+        ctx = runner.begin(host) if options is None and not one_shot else None
         if ctx is None:
-            return await self._run(request, handler, options, one_shot)
+            return await self._run(request, handler, host, options, one_shot)
         # The default policy on a static route: the runner's short path (begin, settle), and the
         # first attempt made right here when it is direct (the usual request).
         send: _Attempts | None = None
@@ -228,13 +229,18 @@ class RetryMiddleware:
         if send is None:
             send = _Attempts(self, request, handler, self._stream)
         try:
-            result = await runner.aresume(send, ctx, reply, method=request.method, host=request.url.raw_host or "")
+            result = await runner.aresume(send, ctx, reply, method=request.method, host=host)
         except RequestFailed as failed:
             raise library_error(failed) from failed
         return result.response
 
     async def _run(
-        self, request: ClientRequest, handler: ClientHandlerType, options: RequestOptions | None, one_shot: bool
+        self,
+        request: ClientRequest,
+        handler: ClientHandlerType,
+        host: str,
+        options: RequestOptions | None,
+        one_shot: bool,
     ) -> ClientResponse:
         # Per-request overrides, a one-shot body, a route provider that learns or a hook: the whole loop.
         stream = self._stream
@@ -249,9 +255,7 @@ class RetryMiddleware:
             overrides = {**overrides, **_ONE_SHOT} if overrides else _ONE_SHOT
         send = _Attempts(self, request, handler, stream)
         try:
-            result = await self._runner.arun(
-                send, method=request.method, host=request.url.raw_host or "", overrides=overrides
-            )
+            result = await self._runner.arun(send, method=request.method, host=host, overrides=overrides)
         except RequestFailed as failed:
             raise library_error(failed) from failed
         return result.response

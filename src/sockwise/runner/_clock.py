@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 __all__ = ["SYSTEM_CLOCK", "Clock", "SystemClock"]
@@ -61,3 +62,9 @@ class SystemClock:
 
 SYSTEM_CLOCK: SystemClock = SystemClock()
 """The shared real clock."""
+
+
+def monotonic_of(clock: Clock) -> Callable[[], float]:
+    """The function that reads ``clock``'s monotonic time: :func:`time.monotonic` itself for the system
+    clock (its method only wraps it, and this is read on every request), else the clock's method."""
+    return time.monotonic if type(clock) is SystemClock else clock.monotonic

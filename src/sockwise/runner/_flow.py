@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, cast
@@ -38,7 +37,7 @@ from sockwise.retry import (
     failure_message,
     parse_retry_after,
 )
-from sockwise.runner._clock import Clock, SystemClock
+from sockwise.runner._clock import Clock, monotonic_of
 from sockwise.runner._routes import Route, RouteProvider, route_label
 
 __all__ = [
@@ -259,8 +258,7 @@ def attempt_flow(
     Raises:
         RequestFailed: retries ended on a failure without a response.
     """
-    # The system clock's method only wraps time.monotonic: call it directly on the request path.
-    monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
+    monotonic = monotonic_of(clock)
     budget = policy.budget
     if first is None:
         start = monotonic()

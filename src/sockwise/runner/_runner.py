@@ -13,8 +13,9 @@ from typing import Any, TypeVar, cast
 
 from sockwise._model import Attempt
 from sockwise.retry import RetryPolicy, attempt_timeout
-from sockwise.runner._clock import SYSTEM_CLOCK, Clock, SystemClock
+from sockwise.runner._clock import SYSTEM_CLOCK, Clock, monotonic_of
 from sockwise.runner._flow import (
+    _NO_ROUTES,
     LOGGER,
     AttemptContext,
     Classifier,
@@ -32,7 +33,6 @@ __all__ = ["Runner"]
 
 R = TypeVar("R")
 
-_NO_ROUTES: frozenset[Route] = frozenset()
 # Route providers with one route that learn nothing: a first try on them needs no lease or report.
 _STATIC_ROUTES = (DirectRoutes, FixedProxyRoutes)
 
@@ -102,9 +102,7 @@ class Runner:
         if self.on_attempt is None and type(self.routes) in _STATIC_ROUTES:
             static = self.routes.lease("", _NO_ROUTES)
         object.__setattr__(self, "_static", static)
-        # The system clock's method only wraps time.monotonic: call it directly on the request path.
-        clock = self.clock
-        object.__setattr__(self, "_monotonic", time.monotonic if type(clock) is SystemClock else clock.monotonic)
+        object.__setattr__(self, "_monotonic", monotonic_of(self.clock))
 
     def _flow(
         self,
