@@ -12,13 +12,13 @@ import asyncio
 import functools
 import socket
 import ssl
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from sockwise._exceptions import ConfigError
+from sockwise._held import HeldEntry, HeldLRU
 from sockwise._model import Attempt, Phase, Proxy
 from sockwise._sockopts import KeepAlive, apply_socket_options
 from sockwise.aiohttp._hints import CURRENT_ATTEMPT, PhaseHintsMixin, trace_config
@@ -82,77 +82,55 @@ class KeepAliveConnector(PhaseHintsMixin, aiohttp.TCPConnector):
     """
 
 
-class _SocksEntry:
-    """One SOCKS proxy's connector, its connections out now, and whether the LRU dropped it."""
-
-    __slots__ = ("connector", "in_use", "retired")
-
-    def __init__(self, connector: aiohttp.TCPConnector) -> None:
-        self.connector = connector
-        self.in_use = 0  # connections handed out (and connects under way) not yet released
-        self.retired = False
-
-
 class _SocksConnectors:
     """The per-SOCKS-proxy connectors of one :class:`SocksRoutingConnector`: a bounded LRU.
 
     When a new proxy would make more than ``size``, the least recently used proxy's connector is
     dropped: closed at once when none of its connections is out, else as soon as the last one is
     released (evicting a proxy never cuts a response still being read through it). All are
-    closed with the routing connector.
+    closed with the routing connector. The bookkeeping is :class:`~sockwise._held.HeldLRU` (as
+    for httpx's per-proxy transports); closing here is async, in a task.
     """
 
-    __slots__ = ("_closing", "_entries", "_make", "_retired", "size")
+    __slots__ = ("_closing", "_held")
 
     def __init__(self, size: int, make: Callable[[Proxy], aiohttp.TCPConnector]) -> None:
-        self.size = size
-        self._make = make
-        self._entries: OrderedDict[Proxy, _SocksEntry] = OrderedDict()
-        self._retired: set[_SocksEntry] = set()  # dropped, still with connections out
+        self._held: HeldLRU[Proxy, aiohttp.TCPConnector] = HeldLRU(make, size)
         self._closing: set[asyncio.Task[None]] = set()
 
+    @property
+    def size(self) -> int:
+        """SOCKS proxies whose connectors are kept at once."""
+        return self._held.size
+
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._held)
 
     def proxies(self) -> list[Proxy]:
         """The proxies whose connectors are kept, least recently used first."""
-        return list(self._entries)
+        return self._held.keys()
 
     async def connect(
         self, proxy: Proxy, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
     ) -> Connection:
         """A connection to ``req``'s origin through ``proxy`` (its connector made on first use)."""
-        entries = self._entries
-        entry = entries.get(proxy)
-        if entry is None:
-            entry = entries[proxy] = _SocksEntry(self._make(proxy))
-            while len(entries) > self.size:
-                self._retire(entries.popitem(last=False)[1])
-        else:
-            entries.move_to_end(proxy)
-        # Counted before the connect: an eviction while it is under way must not close it.
-        entry.in_use += 1
+        # Held before the connect: an eviction while it is under way must not close it.
+        entry, idle = self._held.acquire(proxy)
+        for connector in idle:
+            self._close_soon(connector)
         try:
-            conn = await entry.connector.connect(req, traces, timeout)
+            conn = await entry.value.connect(req, traces, timeout)
         except BaseException:
             self._done(entry)
             raise
         conn.add_callback(functools.partial(self._done, entry))
         return conn
 
-    def _retire(self, entry: _SocksEntry) -> None:
-        entry.retired = True
-        if entry.in_use:
-            self._retired.add(entry)
-        else:
-            self._close_soon(entry.connector)
-
-    def _done(self, entry: _SocksEntry) -> None:
+    def _done(self, entry: HeldEntry[aiohttp.TCPConnector]) -> None:
         # A connection of this entry was released or closed (or its connect failed).
-        entry.in_use -= 1
-        if entry.retired and not entry.in_use:
-            self._retired.discard(entry)
-            self._close_soon(entry.connector)
+        done = self._held.release(entry)
+        if done is not None:
+            self._close_soon(done)
 
     def _close_soon(self, connector: aiohttp.TCPConnector) -> None:
         # In a task: aiohttp calls _done from release(), before the connection goes back to the
@@ -172,10 +150,7 @@ class _SocksConnectors:
 
     async def aclose(self, *, abort_ssl: bool = False) -> None:
         """Close every connector, kept or evicted, and wait for those being closed."""
-        connectors = [entry.connector for entry in (*self._entries.values(), *self._retired)]
-        self._entries.clear()
-        self._retired.clear()
-        for connector in connectors:
+        for connector in self._held.take_all():
             await connector.close(abort_ssl=abort_ssl)
         await self.wait_closed()
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib.util
 import ssl
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 import httpx
 
 from sockwise._exceptions import ConfigError
+from sockwise._held import HeldEntry, HeldLRU
 from sockwise._model import Proxy
 from sockwise._sockopts import KeepAlive
 from sockwise.runner import DIRECT, FixedProxyRoutes, Route, RouteProvider
@@ -127,29 +127,12 @@ class TransportSettings:
         }
 
 
-class RouteEntry(Generic[T]):
-    """One transport and the attempts (and streamed bodies) using it now.
-
-    A retired entry (its route evicted from the LRU, or made for one attempt) is closed when the
-    last of them ends, never under a response still being read.
-
-    Attributes:
-        transport: the transport.
-        in_use: attempts under way on it, plus streamed bodies not closed yet.
-        retired: no new attempt will get it; close it once ``in_use`` is 0.
-    """
-
-    __slots__ = ("in_use", "retired", "transport")
-
-    def __init__(self, transport: T, *, in_use: int = 0, retired: bool = False) -> None:
-        self.transport = transport
-        self.in_use = in_use
-        self.retired = retired
-
+RouteEntry = HeldEntry
+"""One transport (``.value``) and the attempts and streamed bodies holding it (a ``HeldEntry``)."""
 
 # What for_attempt returns: the transport, the entry to release when the attempt is done with it
 # (None: nothing to release), and idle evicted transports the caller closes now.
-AttemptTransport = tuple[T, "RouteEntry[T] | None", Sequence[T]]
+AttemptTransport = tuple[T, "HeldEntry[T] | None", Sequence[T]]
 
 
 class RouteTransports(Generic[T]):
@@ -157,10 +140,9 @@ class RouteTransports(Generic[T]):
 
     The direct route's transport (the caller's, or one made on first use) is kept until
     :meth:`take_all`. Every other route's is made on first use and kept while the route is among
-    the ``max_proxies`` most recently used: when one more would be kept, the least recently used
-    is dropped, and closed by the caller at once when idle, else when the last attempt or streamed
-    body using it ends (:meth:`release`). Thread-safe: one lock, held for dictionary updates only
-    (a transport is made under it, never closed under it).
+    the ``max_proxies`` most recently used (a :class:`~sockwise._held.HeldLRU`): when one more
+    would be kept, the least recently used is dropped, and closed by the caller at once when idle,
+    else when the last attempt or streamed body using it ends (:meth:`release`). Thread-safe.
 
     Args:
         make: builds a new transport for a route.
@@ -171,7 +153,7 @@ class RouteTransports(Generic[T]):
         ConfigError: ``max_proxies`` below 1 or not a whole number.
     """
 
-    __slots__ = ("_direct", "_entries", "_lock", "_make", "_retired", "given", "max_proxies")
+    __slots__ = ("_direct", "_held", "_lock", "_make", "given", "max_proxies")
 
     def __init__(self, make: Callable[[Route], T], given: T | None, max_proxies: int = DEFAULT_MAX_PROXIES) -> None:
         check_max_proxies(max_proxies)
@@ -180,14 +162,12 @@ class RouteTransports(Generic[T]):
         self.max_proxies = max_proxies
         # The direct route's answer, made once: its attempts need no bookkeeping.
         self._direct: AttemptTransport[T] | None = (given, None, _NOTHING) if given is not None else None
-        self._entries: OrderedDict[Route, RouteEntry[T]] = OrderedDict()
-        self._retired: set[RouteEntry[T]] = set()  # dropped or one-shot, still in use: closed on release
-        self._lock = threading.Lock()
+        self._held: HeldLRU[Route, T] = HeldLRU(make, max_proxies)
+        self._lock = threading.Lock()  # makes the direct route's transport once
 
     def proxies(self) -> list[Route]:
         """The routes (other than direct) whose transports are kept, least recently used first."""
-        with self._lock:
-            return list(self._entries)
+        return self._held.keys()
 
     def for_attempt(self, route: Route, fresh_connection: bool) -> AttemptTransport[T]:
         """The transport one attempt uses, what to release after it, and idle evicted transports to close now.
@@ -205,10 +185,8 @@ class RouteTransports(Generic[T]):
             closed); close each of ``evicted`` (idle transports this call dropped from the LRU).
         """
         if fresh_connection and (self.given is None or route != DIRECT):
-            one_shot = RouteEntry(self._make(route), in_use=1, retired=True)
-            with self._lock:
-                self._retired.add(one_shot)
-            return one_shot.transport, one_shot, _NOTHING
+            one_shot = self._held.one_shot(self._make(route))
+            return one_shot.value, one_shot, _NOTHING
         if route == DIRECT:
             direct = self._direct
             if direct is None:
@@ -217,55 +195,24 @@ class RouteTransports(Generic[T]):
                     if direct is None:
                         direct = self._direct = (self._make(route), None, _NOTHING)
             return direct
-        evicted: Sequence[T] = _NOTHING
-        entries = self._entries
-        with self._lock:
-            found = entries.get(route)
-            if found is None:
-                entry = entries[route] = RouteEntry(self._make(route))
-                if len(entries) > self.max_proxies:
-                    evicted = self._evict()
-            else:
-                entry = found
-                entries.move_to_end(route)
-            entry.in_use += 1
-        return entry.transport, entry, evicted
+        entry, evicted = self._held.acquire(route)
+        return entry.value, entry, evicted
 
-    def _evict(self) -> list[T]:
-        """Drop the least recently used routes beyond ``max_proxies`` (lock held): the idle ones to close now."""
-        idle: list[T] = []
-        entries = self._entries
-        while len(entries) > self.max_proxies:
-            old = entries.popitem(last=False)[1]
-            old.retired = True
-            if old.in_use:
-                self._retired.add(old)
-            else:
-                idle.append(old.transport)
-        return idle
-
-    def release(self, entry: RouteEntry[T]) -> T | None:
+    def release(self, entry: HeldEntry[T]) -> T | None:
         """One attempt (or streamed body) is done with ``entry``'s transport.
 
         Returns:
             The transport to close now: ``entry`` was retired and this was its last use. None
             otherwise (also when :meth:`take_all` already handed it over to be closed).
         """
-        with self._lock:
-            entry.in_use -= 1
-            if entry.retired and entry.in_use <= 0 and entry in self._retired:
-                self._retired.discard(entry)
-                return entry.transport
-        return None
+        return self._held.release(entry)
 
     def take_all(self) -> list[T]:
         """Every transport made or given so far, kept or still in use, forgetting them (to close them)."""
+        transports = self._held.take_all()
         with self._lock:
-            transports = [entry.transport for entry in (*self._entries.values(), *self._retired)]
             if self._direct is not None:
                 transports.insert(0, self._direct[0])
-            self._entries.clear()
-            self._retired.clear()
             self._direct = None
         return transports
 
